@@ -1,0 +1,3 @@
+"""gate's daemon, `gated`: an OpenAI-compatible LLM gateway."""
+
+__version__ = "0.1.0"

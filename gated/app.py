@@ -1,0 +1,64 @@
+"""create_app(): middlewares, routes and long-lived objects (cleanup contexts); nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from gated import appkeys, middlewares
+from gated.auth import Authenticator
+from gated.config import Config
+from gated.providers import build_providers
+from gated.routes import all_routes
+from gated.routing.router import Router
+from gated.spend.writer import SpendWriter
+from gated.store.worker import StoreWorker
+
+
+def create_app(config: Config, db_path: str | Path) -> web.Application:
+    app = web.Application(
+        middlewares=[middlewares.request_context, middlewares.errors, middlewares.auth],
+        client_max_size=int(config.general_settings.max_request_size_mb * 1024 * 1024),
+    )
+    app[appkeys.CONFIG] = config
+    app[appkeys.SETTINGS] = {"db_path": str(db_path), "secrets": config.secrets(), "started_at": int(time.time())}
+    app[appkeys.AUTH] = Authenticator(config.general_settings.master_key)
+    specs = {}
+    for route in all_routes():
+        specs[app.router.add_route(route.method, route.path, route.handler)] = route
+    app[appkeys.ROUTE_SPECS] = specs
+    app.on_response_prepare.append(middlewares.add_request_id_header)
+    app.cleanup_ctx.extend([_store, _http, _router, _spend])
+    return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    worker = StoreWorker(app[appkeys.SETTINGS]["db_path"])
+    await worker.start()
+    app[appkeys.STORE] = worker
+    yield
+    await worker.close()
+
+
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=True) as session:
+        app[appkeys.HTTP] = session
+        yield
+
+
+async def _router(app: web.Application) -> AsyncIterator[None]:
+    app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(app[appkeys.HTTP]))
+    yield
+
+
+async def _spend(app: web.Application) -> AsyncIterator[None]:
+    writer = SpendWriter(app[appkeys.STORE])
+    writer.start()
+    app[appkeys.SPEND] = writer
+    yield
+    await writer.close()

@@ -1,0 +1,1 @@
+"""Guardrails: plugins registered by their config name (see registry.py)."""

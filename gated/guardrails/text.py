@@ -1,0 +1,89 @@
+"""Text extraction from OpenAI-shaped payloads: the one place that knows where text lives
+(every message role, list-content text parts, tool-call arguments, completions `prompt`,
+embeddings/moderations `input`; token arrays are skipped). Guardrails and token estimates use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    role: str
+    text: str
+
+
+def _content_texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text") and isinstance(part.get("text"), str)
+        ]
+    return []
+
+
+def _tool_texts(message: dict[str, Any]) -> list[str]:
+    texts = []
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            texts.append(function["arguments"])
+    function_call = message.get("function_call")
+    if isinstance(function_call, dict) and isinstance(function_call.get("arguments"), str):
+        texts.append(function_call["arguments"])
+    return texts
+
+
+def message_texts(message: Any) -> list[str]:
+    if not isinstance(message, dict):
+        return []
+    return _content_texts(message.get("content")) + _tool_texts(message)
+
+
+def _string_items(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def request_segments(call_type: str, body: dict[str, Any]) -> list[Segment]:
+    if call_type == "chat":
+        segments = []
+        for message in body.get("messages") or ():
+            role = str(message.get("role", "user")) if isinstance(message, dict) else "user"
+            segments.extend(Segment(role, text) for text in message_texts(message))
+        return segments
+    field = "prompt" if call_type == "completion" else "input"
+    return [Segment("user", text) for text in _string_items(body.get(field))]
+
+
+def response_texts(call_type: str, body: dict[str, Any]) -> list[str]:
+    texts: list[str] = []
+    for choice in body.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        if call_type == "chat":
+            texts.extend(message_texts(choice.get("message")))
+        elif isinstance(choice.get("text"), str):
+            texts.append(choice["text"])
+    return texts
+
+
+def delta_texts(chunk: dict[str, Any]) -> list[str]:
+    """Text carried by one streamed chunk (chat deltas or completions text)."""
+    texts: list[str] = []
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            texts.extend(message_texts(delta))
+        elif isinstance(choice.get("text"), str):
+            texts.append(choice["text"])
+    return texts

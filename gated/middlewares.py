@@ -1,0 +1,103 @@
+"""Middlewares, outermost first: request context (request id, timing, access log), errors (the
+only renderer of the SPEC §6 envelope, aiohttp's own 404/405/413 included), auth (by the route's
+declared role)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gated import appkeys
+from gated.errors import (
+    GatewayError,
+    InternalError,
+    MethodNotAllowed,
+    RequestTooLarge,
+    UnsupportedRoute,
+)
+from gated.routes import ADMIN_ONLY, PUBLIC
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("gated.access")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def error_response(error: GatewayError) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(error.envelope()),
+        status=error.status,
+        content_type="application/json",
+        headers=error.response_headers(),
+    )
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
+    supplied = request.headers.get("x-request-id", "")
+    request[appkeys.REQUEST_ID] = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    request[appkeys.STARTED] = started = time.perf_counter()
+    request[appkeys.LOG_FIELDS] = fields = {}
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        fields.update(
+            request_id=request[appkeys.REQUEST_ID], method=request.method, path=request.path,
+            status=status, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        access_log.info("%s %s %s %.1fms id=%s", request.method, request.path, status,
+                        fields["latency_ms"], fields["request_id"], extra={"fields": fields})
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        return error_response(_from_aiohttp(exc, request))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalError("the gateway failed to handle this request"))
+
+
+def _from_aiohttp(exc: web.HTTPException, request: web.Request) -> GatewayError:
+    if exc.status == 404:
+        return UnsupportedRoute(f"gated does not serve {request.path[:200]}", param="path")
+    if exc.status == 405:
+        return MethodNotAllowed("method not allowed on this route")
+    if exc.status == 413:
+        return RequestTooLarge("request body is larger than general_settings.max_request_size_mb")
+    error = GatewayError(exc.reason or "request failed")
+    error.status = exc.status
+    error.type = "invalid_request_error" if exc.status < 500 else "server_error"
+    error.code = "invalid_request" if exc.status < 500 else "internal_error"
+    return error
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    spec = request.app[appkeys.ROUTE_SPECS].get(request.match_info.route)
+    if spec is None or spec.role == PUBLIC:
+        return await handler(request)
+    authenticator = request.app[appkeys.AUTH]
+    principal = authenticator.authenticate(request.headers)
+    if spec.role == ADMIN_ONLY:
+        authenticator.require_admin(principal)
+    request[appkeys.PRINCIPAL] = principal
+    return await handler(request)
+
+
+async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    request_id = request.get(appkeys.REQUEST_ID)
+    if request_id:
+        response.headers["x-gated-request-id"] = request_id

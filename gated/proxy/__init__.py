@@ -1,0 +1,1 @@
+"""The OpenAI-compatible surface: parse the few fields the gateway reads, forward the rest."""

@@ -1,0 +1,126 @@
+"""The OpenAI-compatible route handlers: read the request, pick a deployment through the router,
+relay the answer, and leave one spend row behind whatever happened (SPEC §4, §7)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gated import appkeys
+from gated.auth import Principal
+from gated.config import Deployment
+from gated.errors import GatewayError, ModelNotFound
+from gated.pricing import price_for
+from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
+from gated.proxy import schemas
+from gated.proxy.relay import ProxyContext, relay_json, relay_stream, upstream_error
+from gated.proxy.request import parse_json_object, parse_request, upstream_body
+from gated.routes import ANY_KEY, Route
+from gated.spend.record import ERROR, SpendRecord
+
+
+def _default_moderation_group(request: web.Request) -> str | None:
+    for deployment in request.app[appkeys.CONFIG].model_list:
+        if deployment.model_info.mode == "moderation":
+            return deployment.model_name
+    return None
+
+
+async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
+    app = request.app
+    config = app[appkeys.CONFIG]
+    router = app[appkeys.ROUTER]
+    started = request[appkeys.STARTED]
+    llm = parse_request(call_type, parse_json_object(await request.read()), request.headers)
+    if llm.model_group is None:
+        llm.model_group = _default_moderation_group(request)
+    if llm.model_group not in router.groups:
+        raise ModelNotFound(f"model '{llm.model_group}' is not configured on this gateway", param="model")
+    principal: Principal = request[appkeys.PRINCIPAL]
+    record = SpendRecord(
+        request_id=request[appkeys.REQUEST_ID], call_type=call_type, model_group=llm.model_group,
+        token_id=principal.token_id, key_alias=principal.key_alias, team_id=principal.team_id,
+        user_id=principal.user_id, end_user=llm.end_user, tags=llm.tags,
+        spend_logs_metadata=llm.metadata.get("spend_logs_metadata"),
+    )
+    ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"])
+    request[appkeys.LOG_FIELDS]["model"] = llm.model_group
+    try:
+        return await _forward(request, ctx, config.router_settings.timeout)
+    except GatewayError as exc:
+        record.status, record.error_code = ERROR, exc.code
+        raise
+    finally:
+        request[appkeys.LOG_FIELDS]["cost"] = record.spend
+        await app[appkeys.SPEND].put(record)
+
+
+async def _forward(request: web.Request, ctx: ProxyContext, request_timeout: float) -> web.StreamResponse:
+    llm = ctx.llm
+
+    def build(deployment: Deployment, remaining: float) -> UpstreamCall:
+        params = deployment.litellm_params
+        return UpstreamCall(
+            call_type=llm.call_type, body=upstream_body(llm, params), stream=llm.stream,
+            request_id=ctx.record.request_id, total_timeout=remaining,
+            read_timeout=params.timeout or request_timeout, mock_response=llm.mock_response,
+        )
+
+    waited = time.perf_counter()
+    lease = await request.app[appkeys.ROUTER].send(llm.model_group or "", build, ctx.started + request_timeout)
+    ctx.upstream_seconds += time.perf_counter() - waited
+    params = lease.state.deployment.litellm_params
+    ctx.record.deployment, ctx.record.model, ctx.record.price = lease.state.label, params.model, price_for(params)
+    try:
+        if lease.response.status >= 400:
+            raise upstream_error(lease.response.status, lease.response.body, ctx.secrets)
+        if lease.response.events is not None:
+            return await relay_stream(request, lease, ctx)
+        return relay_json(lease, ctx)
+    finally:
+        lease.release()
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _proxy(request, CHAT)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _proxy(request, COMPLETION)
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _proxy(request, EMBEDDING)
+
+
+async def moderations(request: web.Request) -> web.StreamResponse:
+    return await _proxy(request, MODERATION)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    created = request.app[appkeys.SETTINGS]["started_at"]
+    data: list[dict[str, Any]] = [
+        {"id": name, "object": "model", "created": created, "owned_by": deps[0].deployment.litellm_params.provider}
+        for name, deps in request.app[appkeys.ROUTER].groups.items()
+    ]
+    return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type="application/json")
+
+
+def _both(method: str, path: str, handler: Any, summary: str, req: Any, resp: Any) -> list[Route]:
+    return [Route(method, prefix + path, handler, ANY_KEY, summary, req, resp, openai=True, group="openai")
+            for prefix in ("/v1", "")]
+
+
+ROUTES: list[Route] = [
+    *_both("POST", "/chat/completions", chat_completions, "Create a chat completion (SSE with stream: true)",
+           schemas.ChatCompletionRequest, schemas.ChatCompletionResponse),
+    *_both("POST", "/completions", completions, "Create a text completion",
+           schemas.CompletionRequest, schemas.CompletionResponse),
+    *_both("POST", "/embeddings", embeddings, "Create embeddings", schemas.EmbeddingRequest, schemas.EmbeddingResponse),
+    *_both("POST", "/moderations", moderations, "Classify text with a moderation model",
+           schemas.ModerationRequest, schemas.ModerationResponse),
+    *_both("GET", "/models", list_models, "List the model groups this key may use", None, schemas.ModelList),
+]

@@ -1,0 +1,157 @@
+"""Relaying an upstream answer to the client: whole JSON bodies unchanged, SSE chunk by chunk as
+they arrive. Usage is captured on the way (or estimated when the upstream sends none) and the
+client's disconnect closes the upstream connection."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from gated.errors import GatewayError, UpstreamFailed, UpstreamRelayed, UpstreamTimeout
+from gated.guardrails.text import delta_texts, request_segments, response_texts
+from gated.pricing import estimate_tokens
+from gated.proxy.request import LlmRequest
+from gated.redact import scrub
+from gated.routing.router import Lease
+from gated.spend.record import ERROR, SpendRecord
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(slots=True)
+class ProxyContext:
+    llm: LlmRequest
+    record: SpendRecord
+    started: float                       # perf_counter() when the request arrived
+    secrets: frozenset[str]
+    upstream_seconds: float = 0.0
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def overhead_ms(self) -> str:
+        return f"{(time.perf_counter() - self.started - self.upstream_seconds) * 1000:.3f}"
+
+    def prompt_estimate(self) -> int:
+        return sum(estimate_tokens(s.text) for s in request_segments(self.llm.call_type, self.llm.body))
+
+
+def _token_counts(usage: Any) -> tuple[int, int] | None:
+    if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int):
+        return None
+    completion = usage.get("completion_tokens")
+    return usage["prompt_tokens"], completion if isinstance(completion, int) else 0
+
+
+def upstream_error(status: int, body: bytes, secrets: frozenset[str]) -> GatewayError:
+    """An upstream's non-retryable error: relayed if OpenAI-shaped (scrubbed), else a 502."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if 400 <= status < 500 and isinstance(error, dict) and isinstance(error.get("message"), str):
+        cleaned = {k: scrub(v, secrets) if isinstance(v, str) else v for k, v in error.items()
+                   if k in ("message", "type", "param", "code")}
+        return UpstreamRelayed(status, cleaned)
+    return UpstreamFailed(f"the upstream answered HTTP {status}")
+
+
+def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
+    body = lease.response.body
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("the upstream answered with a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamFailed("the upstream answered with a body that is not a JSON object")
+    counts = _token_counts(parsed.get("usage"))
+    if counts is None:
+        completion = sum(estimate_tokens(t) for t in response_texts(ctx.llm.call_type, parsed))
+        ctx.record.set_usage(ctx.prompt_estimate(), completion, estimated=True)
+    else:
+        ctx.record.set_usage(*counts, estimated=False)
+    headers = {"x-gated-overhead-ms": ctx.overhead_ms(), **ctx.extra_headers}
+    cost = ctx.record.spend
+    if cost is not None:
+        headers["x-gated-response-cost"] = repr(cost)
+    return web.Response(body=body, status=lease.response.status, content_type="application/json", headers=headers)
+
+
+def _error_event(error: GatewayError) -> bytes:
+    return b"data: " + orjson.dumps(error.envelope()) + b"\n\n"
+
+
+async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) -> web.StreamResponse:
+    assert lease.response.events is not None
+    record = ctx.record
+    response = web.StreamResponse(headers={**SSE_HEADERS, "x-gated-overhead-ms": ctx.overhead_ms(),
+                                           **ctx.extra_headers})
+    await response.prepare(request)
+    usage: tuple[int, int] | None = None
+    produced: list[str] = []
+    last: dict[str, Any] = {}
+    try:
+        async for payload in lease.response.events:
+            if payload == b"[DONE]":
+                break
+            try:
+                chunk = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                chunk = None
+            if isinstance(chunk, dict):
+                if "error" in chunk and not chunk.get("choices"):
+                    error = upstream_error(400, payload, ctx.secrets)
+                    record.status, record.error_code = ERROR, error.code
+                    await response.write(_error_event(error))
+                    return response
+                counts = _token_counts(chunk.get("usage"))
+                if counts is not None:
+                    usage = counts
+                    if not chunk.get("choices") and not ctx.llm.client_wants_usage:
+                        continue  # the gateway asked for this chunk; the client did not
+                produced.extend(delta_texts(chunk))
+                last = chunk
+            if record.ttft_ms is None:
+                record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
+            await response.write(b"data: " + payload + b"\n\n")
+        if usage is None and ctx.llm.client_wants_usage:
+            await response.write(b"data: " + orjson.dumps(_usage_chunk(last, ctx, produced)) + b"\n\n")
+        await response.write(DONE)
+    except ConnectionResetError:
+        record.status, record.error_code = ERROR, "client_disconnected"
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        error: GatewayError = (UpstreamTimeout("the upstream stopped sending in time")
+                               if isinstance(exc, TimeoutError) else UpstreamFailed("the upstream stream broke"))
+        record.status, record.error_code = ERROR, error.code
+        await _write_quietly(response, _error_event(error))
+    finally:
+        if usage is None:
+            usage = (ctx.prompt_estimate(), sum(estimate_tokens(t) for t in produced))
+            record.usage_estimated = True
+        record.prompt_tokens, record.completion_tokens = usage
+    return response
+
+
+async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+    try:
+        await response.write(data)
+    except ConnectionResetError:
+        pass
+
+
+def _usage_chunk(last: dict[str, Any], ctx: ProxyContext, produced: list[str]) -> dict[str, Any]:
+    prompt = ctx.prompt_estimate()
+    completion = sum(estimate_tokens(t) for t in produced)
+    return {
+        "id": last.get("id", f"chatcmpl-{ctx.record.request_id}"),
+        "object": last.get("object", "chat.completion.chunk"),
+        "created": last.get("created", int(time.time())),
+        "model": last.get("model", ""),
+        "choices": [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }

@@ -1,0 +1,36 @@
+"""The route table: every HTTP route of gated is declared once here, with method, path, the role
+it needs and its request/response models (the OpenAPI document is generated from this)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PUBLIC = "public"        # no authentication
+ANY_KEY = "any"          # any valid key (or open mode)
+ADMIN_ONLY = "admin"     # the master key
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    role: str
+    summary: str
+    request_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | None = None
+    openai: bool = False   # part of the OpenAI-compatible surface
+    group: str = "gateway"
+
+
+def all_routes() -> list[Route]:
+    from gated.proxy.handlers import ROUTES as proxy_routes
+    from gated.web.health import ROUTES as health_routes
+
+    return [*proxy_routes, *health_routes]

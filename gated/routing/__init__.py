@@ -1,0 +1,1 @@
+"""Choosing a deployment of a model group, retrying on another, cooling failing ones down."""

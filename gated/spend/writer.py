@@ -1,0 +1,71 @@
+"""SpendWriter: a bounded in-memory queue of spend rows flushed in batches (every 50 ms or 500
+rows, one transaction each) on the store thread. A full queue makes producers wait; nothing is
+dropped; close() drains everything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from gated.spend.record import SpendRecord
+from gated.store.store import Store
+from gated.store.worker import StoreWorker
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 500
+FLUSH_INTERVAL = 0.05
+QUEUE_ROWS = 10_000
+RETRY_DELAY = 0.5
+
+
+class SpendWriter:
+    def __init__(self, store: StoreWorker, *, max_rows: int = QUEUE_ROWS) -> None:
+        self._store = store
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=max_rows)  # None: stop
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gated-spend-writer")
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def put(self, record: SpendRecord) -> None:
+        await self._queue.put(record.to_row())
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            await asyncio.sleep(FLUSH_INTERVAL)
+            while len(batch) < BATCH_ROWS and not self._queue.empty():
+                row = self._queue.get_nowait()
+                if row is None:
+                    stop = True
+                    break
+                batch.append(row)
+            await self._write(batch)
+
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        while True:
+            try:
+                self.written += await self._store.run(Store.insert_spend, batch)
+                return
+            except Exception:
+                # the database may be locked or the disk full for a moment; keep the rows
+                log.exception("writing %d spend rows failed; retrying", len(batch))
+                await asyncio.sleep(RETRY_DELAY)
+
+    async def close(self) -> None:
+        """Write everything queued so far, then stop."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None

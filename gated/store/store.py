@@ -1,0 +1,80 @@
+"""The Store: every SQL statement and table name of gated lives here. Used from one thread at a
+time (the StoreWorker's), so it holds a plain connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from gated.store.migrations import migrations
+
+
+def connect(path: str | Path) -> Database:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return Database(conn)
+
+
+def migrate(path: str | Path) -> None:
+    """Create or upgrade the schema; run once before workers start."""
+    db = connect(path)
+    try:
+        migrations.apply(db)
+    finally:
+        db.close()
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        return cls(connect(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def ping(self) -> bool:
+        return self.db.execute("select 1").fetchone() == (1,)
+
+    def insert_spend(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert spend rows and their tag rows in one transaction; returns how many rows."""
+        conn = self.db.conn
+        count = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for row in rows:
+                tags: list[str] = row["tag_list"]
+                cursor = conn.execute(_INSERT_SPEND, row)
+                log_id = cursor.lastrowid
+                for tag in tags:
+                    conn.execute(
+                        "INSERT INTO spend_log_tags (log_id, tag, start_time, spend, status) VALUES (?,?,?,?,?)",
+                        (log_id, tag, row["start_time"], row["spend"], row["status"]),
+                    )
+                count += 1
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return count
+
+
+_SPEND_COLUMNS = (
+    "request_id", "call_type", "token_id", "key_alias", "team_id", "user_id", "end_user", "model_group",
+    "model", "deployment", "prompt_tokens", "completion_tokens", "total_tokens", "spend", "cost_status",
+    "usage_estimated", "start_time", "end_time", "ttft_ms", "status", "rejected_by", "error_code", "tags",
+    "spend_logs_metadata",
+)
+_INSERT_SPEND = (
+    f"INSERT INTO spend_logs ({', '.join(_SPEND_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _SPEND_COLUMNS)})"
+)
