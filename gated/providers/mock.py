@@ -35,7 +35,7 @@ class MockProvider:
             return _json(_embeddings(model, call.body))
         if call.call_type == CHAT or call.call_type == COMPLETION:
             replies = _replies(call, params)
-            prompt_tokens = sum(estimate_tokens(s.text) for s in request_segments(call.call_type, call.body))
+            prompt_tokens = estimate_tokens(s.text for s in request_segments(call.call_type, call.body))
             if call.stream:
                 include_usage = bool((call.body.get("stream_options") or {}).get("include_usage"))
                 return UpstreamResponse(200, events=_stream(call.call_type, model, replies[0], prompt_tokens, include_usage))
@@ -73,7 +73,7 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 
 def _completion(call_type: str, model: str, replies: list[str], prompt_tokens: int) -> dict[str, Any]:
-    completion_tokens = sum(estimate_tokens(r) for r in replies)
+    completion_tokens = estimate_tokens(replies)
     if call_type == CHAT:
         choices = [{"index": 0, "message": {"role": "assistant", "content": replies[0]},
                     "finish_reason": "stop", "logprobs": None}]
@@ -115,7 +115,7 @@ async def _stream(call_type: str, model: str, reply: str, prompt_tokens: int,
     yield chunk(final)
     if include_usage:
         yield orjson.dumps({"id": ident, "object": obj, "created": created, "model": model, "choices": [],
-                            "usage": _usage(prompt_tokens, estimate_tokens(reply))})
+                            "usage": _usage(prompt_tokens, estimate_tokens([reply]))})
 
 
 def _vector(text: str) -> list[float]:
@@ -138,7 +138,7 @@ def _inputs(value: Any) -> list[str]:
 def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
     texts = _inputs(body.get("input"))
     data = [{"object": "embedding", "index": i, "embedding": _vector(t)} for i, t in enumerate(texts)]
-    tokens = sum(estimate_tokens(t) for t in texts)
+    tokens = estimate_tokens(texts)
     return {"object": "list", "data": data, "model": model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 

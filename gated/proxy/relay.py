@@ -37,7 +37,7 @@ class ProxyContext:
         return f"{(time.perf_counter() - self.started - self.upstream_seconds) * 1000:.3f}"
 
     def prompt_estimate(self) -> int:
-        return sum(estimate_tokens(s.text) for s in request_segments(self.llm.call_type, self.llm.body))
+        return estimate_tokens(s.text for s in request_segments(self.llm.call_type, self.llm.body))
 
 
 def _token_counts(usage: Any) -> tuple[int, int] | None:
@@ -71,7 +71,7 @@ def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
         raise UpstreamFailed("the upstream answered with a body that is not a JSON object")
     counts = _token_counts(parsed.get("usage"))
     if counts is None:
-        completion = sum(estimate_tokens(t) for t in response_texts(ctx.llm.call_type, parsed))
+        completion = estimate_tokens(response_texts(ctx.llm.call_type, parsed))
         ctx.record.set_usage(ctx.prompt_estimate(), completion, estimated=True)
     else:
         ctx.record.set_usage(*counts, estimated=False)
@@ -131,7 +131,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         await _write_quietly(response, _error_event(error))
     finally:
         if usage is None:
-            usage = (ctx.prompt_estimate(), sum(estimate_tokens(t) for t in produced))
+            usage = (ctx.prompt_estimate(), estimate_tokens(produced))
             record.usage_estimated = True
         record.prompt_tokens, record.completion_tokens = usage
     return response
@@ -146,7 +146,7 @@ async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
 
 def _usage_chunk(last: dict[str, Any], ctx: ProxyContext, produced: list[str]) -> dict[str, Any]:
     prompt = ctx.prompt_estimate()
-    completion = sum(estimate_tokens(t) for t in produced)
+    completion = estimate_tokens(produced)
     return {
         "id": last.get("id", f"chatcmpl-{ctx.record.request_id}"),
         "object": last.get("object", "chat.completion.chunk"),

@@ -1,0 +1,3 @@
+from gatectl.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per command group, each a typer app wired into gatectl.main."""

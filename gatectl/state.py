@@ -1,0 +1,54 @@
+"""Global options resolved once: flag > environment (typer reads GATED_URL / GATED_MASTER_KEY) >
+profile file > default (SPEC §11)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gatectl.client import Client
+
+DEFAULT_URL = "http://127.0.0.1:4000"
+DEFAULT_TIMEOUT = 30.0
+
+
+def profile_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gatectl" / "config.toml"
+
+
+def _profile() -> dict[str, object]:
+    path = profile_path()
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+@dataclass
+class State:
+    url: str
+    key: str | None
+    timeout: float
+    json: bool
+
+    @classmethod
+    def resolve(cls, url: str | None, key: str | None, timeout: float | None, as_json: bool) -> State:
+        profile = _profile()
+        return cls(
+            url=url or str(profile.get("url") or DEFAULT_URL),
+            key=key or _str_or_none(profile.get("key")),
+            timeout=timeout or float(profile.get("timeout") or DEFAULT_TIMEOUT),  # type: ignore[arg-type]
+            json=as_json,
+        )
+
+    def client(self) -> Client:
+        return Client(self.url, self.key, self.timeout)
+
+
+def _str_or_none(value: object) -> str | None:
+    return str(value) if value else None

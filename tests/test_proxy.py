@@ -1,0 +1,138 @@
+"""The OpenAI-compatible surface through a real gated and the official openai SDK against a
+recording upstream: forwarding rules, streaming relay, usage, request ids and x-gated headers."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.support.gated import MASTER_KEY, upstream_config
+
+
+@pytest.fixture
+def proxy(gated, upstream):
+    config = upstream_config(upstream.base, {"gpt-4o": ["real-gpt-4o"], "nousage": ["nousage-model"],
+                                             "embed": ["embed-model"], "mod": ["mod-model"]})
+    config["model_list"][3]["model_info"] = {"mode": "moderation"}
+    return gated(config)
+
+
+def sdk(instance, **kw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=instance.url + "/v1", api_key=MASTER_KEY, max_retries=0, **kw)
+
+
+def test_chat_sync_forwards_body_with_model_rewritten_and_gateway_fields_stripped(proxy, upstream):
+    reply = sdk(proxy).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], temperature=0.3, user="end-user-7",
+        extra_body={"metadata": {"tags": ["a"]}, "tags": ["b"], "user_id": "u1", "mock_response": "x",
+                    "custom_field": {"kept": True}},
+        extra_headers={"x-request-id": "req-abc-123"},
+    )
+    assert reply.choices[0].message.content == "one two three four five six seven eight"
+    assert reply.usage.total_tokens == 19
+    [received] = upstream.received
+    assert received.path == "/v1/chat/completions"
+    assert received.body == {"model": "real-gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+                             "temperature": 0.3, "user": "end-user-7", "custom_field": {"kept": True}}
+    assert received.headers["Authorization"] == "Bearer sk-provider-secret-abcdefghijklmnop0123"
+    assert received.headers["x-request-id"] == "req-abc-123"
+
+
+def test_response_headers(proxy):
+    response = httpx.post(proxy.url + "/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}",
+                                                                    "x-request-id": "my-id-1"},
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    assert response.headers["x-gated-request-id"] == "my-id-1"
+    assert float(response.headers["x-gated-overhead-ms"]) >= 0
+    # 11 prompt tokens at $1/M + 8 completion tokens at $2/M
+    assert float(response.headers["x-gated-response-cost"]) == pytest.approx(11e-6 + 16e-6)
+
+
+def test_request_id_generated_when_absent_or_unsafe(proxy, upstream):
+    headers = {"Authorization": f"Bearer {MASTER_KEY}", "x-request-id": "bad id\twith spaces"}
+    response = httpx.post(proxy.url + "/v1/chat/completions", headers=headers,
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    generated = response.headers["x-gated-request-id"]
+    assert generated != "bad id\twith spaces" and len(generated) == 32
+    assert upstream.received[0].headers["x-request-id"] == generated
+
+
+def test_stream_without_include_usage_hides_the_usage_chunk(proxy, upstream):
+    stream = sdk(proxy).chat.completions.create(model="gpt-4o", stream=True,
+                                                messages=[{"role": "user", "content": "hi"}])
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+        "one two three four five six seven eight"
+    assert all(c.choices for c in chunks), "the usage chunk the gateway asked for must not reach the client"
+    assert upstream.received[0].body["stream_options"] == {"include_usage": True}
+
+
+def test_stream_with_include_usage_passes_it_through(proxy, upstream):
+    stream = sdk(proxy).chat.completions.create(model="gpt-4o", stream=True,
+                                                stream_options={"include_usage": True},
+                                                messages=[{"role": "user", "content": "hi"}])
+    chunks = list(stream)
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 19
+    assert len([c for c in chunks if c.choices]) == 9  # 8 content chunks + the finish chunk, one by one
+
+
+def test_stream_usage_synthesized_when_upstream_sends_none(proxy):
+    stream = sdk(proxy).chat.completions.create(model="nousage", stream=True,
+                                                stream_options={"include_usage": True},
+                                                messages=[{"role": "user", "content": "hello there friend"}])
+    chunks = list(stream)
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == []
+    # estimate: ceil(utf8 bytes / 4) — prompt "hello there friend" = 18 bytes → 5; reply 39 bytes → 10
+    assert (usage.prompt_tokens, usage.completion_tokens) == (5, 10)
+
+
+async def test_async_sdk_chat_and_stream(proxy):
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=MASTER_KEY, max_retries=0,
+                                _strict_response_validation=True)
+    reply = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    assert reply.choices[0].finish_reason == "stop"
+    stream = await client.chat.completions.create(model="gpt-4o", stream=True,
+                                                  messages=[{"role": "user", "content": "x"}])
+    words = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+    assert len(words) == 8
+    await client.close()
+
+
+def test_embeddings_and_moderations_forwarded(proxy, upstream):
+    client = sdk(proxy)
+    embedding = client.embeddings.create(model="embed", input=["a", "b"])
+    assert embedding.data[0].embedding == [0.1, 0.2]
+    moderation = client.moderations.create(input="fine text")  # no model: the moderation group
+    assert moderation.results[0].flagged is False
+    assert [r.path for r in upstream.received] == ["/v1/embeddings", "/v1/moderations"]
+    assert upstream.received[1].body["model"] == "mod-model"
+
+
+def test_paths_without_v1_prefix(proxy):
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    models = httpx.get(proxy.url + "/models", headers=headers).json()
+    assert [m["id"] for m in models["data"]] == ["gpt-4o", "nousage", "embed", "mod"]
+    assert all(m["object"] == "model" and isinstance(m["created"], int) for m in models["data"])
+    chat = httpx.post(proxy.url + "/chat/completions", headers=headers,
+                      json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    assert chat.status_code == 200
+
+
+def test_client_disconnect_mid_stream_cancels_upstream(proxy, upstream):
+    body = {"model": "gpt-4o", "stream": True, "chunk_delay": 0.3, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body,
+                      headers={"Authorization": f"Bearer {MASTER_KEY}"}) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                break  # leave after the first chunk
+    rows = proxy.wait_rows(1)
+    assert rows[0]["status"] == "error" and rows[0]["error_code"] == "client_disconnected"
+    assert rows[0]["usage_estimated"] == 1 and rows[0]["completion_tokens"] >= 1
+    import time
+    deadline = time.monotonic() + 5
+    while upstream.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert upstream.disconnects == 1, "the upstream connection must be closed when the client leaves"
