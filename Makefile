@@ -63,3 +63,22 @@ test-real: $(VENV)/.installed-test $(REAL_VENV)/.installed
 
 clean-real:
 	rm -rf $(REAL_VENV)
+
+# --- benchmarks (SPEC §12; bench/README.md). Loopback only, bounded; results in bench/results/.
+# make bench EXTRA_TARGET=http://127.0.0.1:8000/v1/chat/completions EXTRA_KEY=sk-... [EXTRA_MODEL=name]
+BENCH_ARGS ?=
+BENCH_EXTRA = $(if $(EXTRA_TARGET),--target extra=$(EXTRA_TARGET)) \
+	$(if $(EXTRA_KEY),--target-key extra=$(EXTRA_KEY)) \
+	$(if $(EXTRA_MODEL),--target-model extra=$(EXTRA_MODEL)) \
+	$(if $(EXTRA_PID),--target-pid extra=$(EXTRA_PID))
+
+.PHONY: bench bench-quick bench-wrk
+
+bench-wrk:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y wrk; }
+
+bench: $(VENV)/.installed bench-wrk
+	$(BIN)/python bench/run.py $(BENCH_EXTRA) $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed bench-wrk
+	$(BIN)/python bench/run.py --quick $(BENCH_EXTRA) $(BENCH_ARGS)

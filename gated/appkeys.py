@@ -8,11 +8,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gated.auth import Authenticator, Principal
-    from gated.config import Config
-    from gated.routing.router import Router
-    from gated.spend.writer import SpendWriter
-    from gated.store.worker import StoreWorker
+    from gated.auth import Principal
 
 CONFIG = web.AppKey("config", "Config")
 SETTINGS = web.AppKey("settings", dict[str, Any])  # runtime facts: db path, host, secrets

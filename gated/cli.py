@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="path to the YAML config")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4000)
-    parser.add_argument("--db", help="SQLite path (default: general_settings.database_path, else gated.db beside the config)")
+    parser.add_argument("--db", help="SQLite path (default: general_settings.database_path, "
+                        "else gated.db beside the config)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", default="text", choices=["text", "json"])

@@ -298,7 +298,8 @@ def parse_config(raw: Any, base_dir: Path) -> tuple[Config, list[str]]:
         raise ConfigError([_describe(e, data) for e in exc.errors()]) from None
     for name in config.callback_settings:
         if name not in registry.known_names():
-            problems.append(f"callback_settings.{name}: unknown guardrail; known: {', '.join(registry.known_names()) or '(none)'}")
+            known = ", ".join(registry.known_names()) or "(none)"
+            problems.append(f"callback_settings.{name}: unknown guardrail; known: {known}")
     if problems:
         raise ConfigError(problems)
     if config.general_settings.master_key == WELL_KNOWN_MASTER_KEY:

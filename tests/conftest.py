@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.gated import Gated
+from tests.support.gated import Gated, mock_config
 from tests.support.upstream import FakeUpstream
 
 
@@ -17,6 +17,14 @@ def upstream() -> Iterator[FakeUpstream]:
     server = FakeUpstream(slow_seconds=3.0).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def mock_gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gated]:
+    """One gated on the mock provider shared by a module's read-mostly tests (10 kB body limit)."""
+    instance = Gated(tmp_path_factory.mktemp("mock"), mock_config(max_request_size_mb=0.01)).start()
+    yield instance
+    instance.stop()
 
 
 @pytest.fixture

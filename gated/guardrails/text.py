@@ -21,7 +21,8 @@ def _content_texts(content: Any) -> list[str]:
         return [
             part["text"]
             for part in content
-            if isinstance(part, dict) and part.get("type") in ("text", "input_text") and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+            and isinstance(part.get("text"), str)
         ]
     return []
 

@@ -38,7 +38,8 @@ class MockProvider:
             prompt_tokens = estimate_tokens(s.text for s in request_segments(call.call_type, call.body))
             if call.stream:
                 include_usage = bool((call.body.get("stream_options") or {}).get("include_usage"))
-                return UpstreamResponse(200, events=_stream(call.call_type, model, replies[0], prompt_tokens, include_usage))
+                events = _stream(call.call_type, model, replies[0], prompt_tokens, include_usage)
+                return UpstreamResponse(200, events=events)
             return _json(_completion(call.call_type, model, replies, prompt_tokens))
         return _json(_moderation(model, call.body))
 

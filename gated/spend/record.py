@@ -51,7 +51,7 @@ class SpendRecord:
 
     @property
     def spend(self) -> float | None:
-        if self.status == REJECTED:
+        if self.status == REJECTED or self.prompt_tokens + self.completion_tokens == 0:
             return 0.0
         if self.price is None:
             return None

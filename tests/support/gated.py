@@ -78,7 +78,8 @@ class Gated:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def rows(self, sql: str = "select * from spend_logs order by id", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    def rows(self, sql: str = "select * from spend_logs order by id",
+             params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         conn = sqlite3.connect(self.db)
         conn.row_factory = sqlite3.Row
         try:

@@ -1,0 +1,55 @@
+"""The daemon's process-level behaviour: --version, JSON request logs, no secret or query string in
+any log line, --workers N sharing one port, and a clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import httpx
+
+from gated import __version__
+from tests.support.gated import MASTER_KEY, upstream_config
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "gated", "--version"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0 and result.stdout.strip() == f"gated {__version__}"
+
+
+def test_json_logs_without_secrets_or_query_strings(gated, upstream):
+    instance = gated(upstream_config(upstream.base, {"bad": ["bad400-m"], "ok": ["ok-m"]}),
+                     "--log-format", "json", "--log-level", "debug")
+    headers = {"Authorization": f"Bearer {MASTER_KEY}", "x-request-id": "log-test-1"}
+    httpx.post(instance.url + "/v1/chat/completions?secret=querystring-value", headers=headers,
+               json={"model": "ok", "messages": [{"role": "user", "content": "hi"}]})
+    httpx.post(instance.url + "/v1/chat/completions", headers=headers,
+               json={"model": "bad", "messages": [{"role": "user", "content": "hi"}]})
+    guessed = {"Authorization": "Bearer sk-guess-abcdefghijklmnopqrstuvwxyz"}
+    httpx.post(instance.url + "/v1/chat/completions", headers=guessed,
+               json={"model": "ok", "messages": []})
+    instance.stop()
+    text = instance.logs()
+    lines = [json.loads(line) for line in text.splitlines()]
+    access = [line for line in lines if line["logger"] == "gated.access"]
+    first = next(line for line in access if line.get("request_id") == "log-test-1")
+    assert first["path"] == "/v1/chat/completions" and first["status"] == 200 and first["model"] == "ok"
+    assert first["latency_ms"] >= 0 and first["cost"] > 0
+    for secret in (MASTER_KEY, "sk-provider-secret-abcdefghijklmnop0123", "querystring-value",
+                   "sk-guess-abcdefghijklmnopqrstuvwxyz", "sk-abcdefghijklmnopqrstuvwxyz123456"):
+        assert secret not in text
+
+
+def test_workers_share_one_port_and_stop_cleanly(gated, upstream):
+    instance = gated(upstream_config(upstream.base, {"ok": ["ok-m"]}), "--workers", "2")
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    for _ in range(20):
+        with httpx.Client() as client:  # new connection each time, so the kernel spreads them
+            response = client.post(instance.url + "/v1/chat/completions", headers=headers,
+                                   json={"model": "ok", "messages": [{"role": "user", "content": "hi"}]})
+            assert response.status_code == 200
+    assert instance.stop(signal.SIGTERM) == 0
+    assert len(instance.rows()) == 20
+    assert len(set(line.split("(pid ")[1] for line in instance.logs().splitlines() if "ready on" in line)) == 2
