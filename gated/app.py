@@ -12,6 +12,7 @@ from aiohttp import web
 from gated import appkeys, middlewares
 from gated.auth import Authenticator
 from gated.config import Config
+from gated.directory import Directory
 from gated.providers import build_providers
 from gated.routes import all_routes
 from gated.routing.router import Router
@@ -26,22 +27,28 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
     )
     app[appkeys.CONFIG] = config
     app[appkeys.SETTINGS] = {"db_path": str(db_path), "secrets": config.secrets(), "started_at": int(time.time())}
-    app[appkeys.AUTH] = Authenticator(config.general_settings.master_key)
     specs = {}
     for route in all_routes():
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
     app.on_response_prepare.append(middlewares.add_request_id_header)
-    app.cleanup_ctx.extend([_store, _http, _router, _spend])
+    app.cleanup_ctx.extend([_store, _directory, _http, _router, _spend])
     return app
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    worker = StoreWorker(app[appkeys.SETTINGS]["db_path"])
+    worker = StoreWorker(app[appkeys.SETTINGS]["db_path"], app[appkeys.CONFIG].litellm_settings.store_audit_logs)
     await worker.start()
     app[appkeys.STORE] = worker
     yield
     await worker.close()
+
+
+async def _directory(app: web.Application) -> AsyncIterator[None]:
+    directory = Directory(app[appkeys.STORE], app[appkeys.SETTINGS]["db_path"])
+    app[appkeys.AUTH] = Authenticator(app[appkeys.CONFIG].general_settings.master_key, directory)
+    yield
+    directory.close()
 
 
 async def _http(app: web.Application) -> AsyncIterator[None]:

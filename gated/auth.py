@@ -1,14 +1,19 @@
 """Authentication: who is calling (a Principal with a role). The master key is compared in
-constant time; open mode (no master key) lets LLM routes through and refuses admin routes."""
+constant time; virtual keys are looked up by their SHA-256 (the only form stored); open mode (no
+master key) lets LLM routes through and refuses admin routes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from gated.directory import Directory, KeyView
 from gated.errors import AuthenticationFailed, Forbidden
+from gated.store.admin import Actor
 
 ADMIN, TEAM_ADMIN, USER, OPEN = "admin", "team_admin", "user", "open"
 
@@ -16,10 +21,32 @@ ADMIN, TEAM_ADMIN, USER, OPEN = "admin", "team_admin", "user", "open"
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: str
-    token_id: str | None = None     # SHA-256 of a virtual key; None for the master key / open mode
-    key_alias: str | None = None
-    team_id: str | None = None
-    user_id: str | None = None
+    view: KeyView | None = None     # the virtual key with its team and user; None for master / open
+
+    @property
+    def token_id(self) -> str | None:
+        return self.view.key["token_id"] if self.view else None
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return self.view.key if self.view else {}
+
+    @property
+    def team_id(self) -> str | None:
+        return self.key.get("team_id")
+
+    @property
+    def user_id(self) -> str | None:
+        return self.key.get("user_id")
+
+    @property
+    def key_alias(self) -> str | None:
+        return self.key.get("key_alias")
+
+    def actor(self) -> Actor:
+        if self.role in (ADMIN, OPEN):
+            return Actor("admin", None)
+        return Actor(self.user_id or str(self.token_id), self.token_id)
 
 
 MASTER = Principal(ADMIN)
@@ -40,23 +67,41 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or headers.get("api-key") or None
 
 
+def role_of(view: KeyView) -> str:
+    user_id = view.key.get("user_id")
+    if view.team and user_id:
+        for member in view.team.get("members_with_roles") or ():
+            if member.get("user_id") == user_id and member.get("role") == "admin":
+                return TEAM_ADMIN
+    return USER
+
+
 class Authenticator:
-    def __init__(self, master_key: str | None) -> None:
+    def __init__(self, master_key: str | None, directory: Directory | None = None) -> None:
         self._master_digest = hashlib.sha256(master_key.encode()).digest() if master_key else None
+        self.directory = directory
 
     @property
     def open_mode(self) -> bool:
         return self._master_digest is None
 
-    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         key = presented_key(headers)
         if self._master_digest is None:
             return ANONYMOUS
         if key is None:
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>'")
-        if hmac.compare_digest(hashlib.sha256(key.encode()).digest(), self._master_digest):
+        digest = hashlib.sha256(key.encode())
+        if hmac.compare_digest(digest.digest(), self._master_digest):
             return MASTER
-        raise AuthenticationFailed("invalid API key")
+        # A stored hash is never a credential: only a key whose own hash is stored gets in.
+        view = await self.directory.key(digest.hexdigest()) if self.directory and key.startswith("sk-") else None
+        if view is None:
+            raise AuthenticationFailed("invalid API key")
+        expires = view.expires
+        if expires is not None and expires <= dt.datetime.now(dt.UTC):
+            raise AuthenticationFailed("this key has expired", code="key_expired")
+        return Principal(role_of(view), view)
 
     def require_admin(self, principal: Principal) -> None:
         if principal.role == ADMIN:

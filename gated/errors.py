@@ -20,10 +20,12 @@ class GatewayError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        rejected_by: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.rejected_by = rejected_by  # set when a policy refused an LLM request before the upstream
         if code is not None:
             self.code = code
         self.headers = dict(headers or {})

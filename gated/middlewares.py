@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from gated import appkeys
+from gated.auth import OPEN
 from gated.errors import (
     GatewayError,
     InternalError,
@@ -21,7 +22,7 @@ from gated.errors import (
     RequestTooLarge,
     UnsupportedRoute,
 )
-from gated.routes import ADMIN_ONLY, PUBLIC
+from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("gated.access")
@@ -90,9 +91,11 @@ async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
     if spec is None or spec.role == PUBLIC:
         return await handler(request)
     authenticator = request.app[appkeys.AUTH]
-    principal = authenticator.authenticate(request.headers)
+    principal = await authenticator.authenticate(request.headers)
     if spec.role == ADMIN_ONLY:
         authenticator.require_admin(principal)
+    elif spec.role != ANY_KEY and principal.role == OPEN:
+        authenticator.require_admin(principal)  # admin routes with finer rules still need a master key
     request[appkeys.PRINCIPAL] = principal
     return await handler(request)
 

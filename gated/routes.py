@@ -14,6 +14,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC = "public"        # no authentication
 ANY_KEY = "any"          # any valid key (or open mode)
 ADMIN_ONLY = "admin"     # the master key
+SCOPED = "scoped"        # a master key or a virtual key; the handler applies the SPEC §5.1 matrix
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Route:
 
 
 def all_routes() -> list[Route]:
+    from gated.admin import audit, keys, teams, users
     from gated.proxy.handlers import ROUTES as proxy_routes
     from gated.web.health import ROUTES as health_routes
 
-    return [*proxy_routes, *health_routes]
+    return [*proxy_routes, *health_routes, *keys.ROUTES, *teams.ROUTES, *users.ROUTES, *audit.ROUTES]

@@ -9,17 +9,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gated import appkeys
+from gated import appkeys, limits
 from gated.auth import Principal
 from gated.config import Deployment
 from gated.errors import GatewayError, ModelNotFound
 from gated.pricing import price_for
 from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
 from gated.proxy import schemas
+from gated.proxy.access import check_access
 from gated.proxy.relay import ProxyContext, relay_json, relay_stream, upstream_error
 from gated.proxy.request import parse_json_object, parse_request, upstream_body
 from gated.routes import ANY_KEY, Route
-from gated.spend.record import ERROR, SpendRecord
+from gated.spend import budget
+from gated.spend.record import ERROR, REJECTED, SpendRecord
+from gated.store.store import Store
 
 
 def _default_moderation_group(request: web.Request) -> str | None:
@@ -48,12 +51,27 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
     )
     ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"])
     request[appkeys.LOG_FIELDS]["model"] = llm.model_group
+    parallel_scopes: list[str] = []
     try:
+        check_access(principal, llm.model_group)
+        if scoped := limits.limits_for(principal):
+            await limits.admit(app[appkeys.STORE], scoped)
+            record.limit_scopes = [s.scope for s in scoped]
+            parallel_scopes = [s.scope for s in scoped if s.parallel is not None]
+        record.budget_targets, budgeted = budget.targets(principal)
+        if budgeted:
+            deployments = [s.deployment for s in router.groups[llm.model_group]]
+            amount = budget.worst_case(deployments, llm.model_group, ctx.prompt_estimate(), llm.max_output_tokens)
+            await budget.reserve(app[appkeys.STORE], budgeted, amount)
+            record.reserved = amount
         return await _forward(request, ctx, config.router_settings.timeout)
     except GatewayError as exc:
-        record.status, record.error_code = ERROR, exc.code
+        record.status = REJECTED if exc.rejected_by else ERROR
+        record.rejected_by, record.error_code = exc.rejected_by, exc.code
         raise
     finally:
+        if parallel_scopes:
+            await app[appkeys.STORE].run(Store.finish, parallel_scopes)
         request[appkeys.LOG_FIELDS]["cost"] = record.spend
         await app[appkeys.SPEND].put(record)
 

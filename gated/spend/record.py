@@ -45,6 +45,9 @@ class SpendRecord:
     error_code: str | None = None
     tags: list[str] = field(default_factory=list)
     spend_logs_metadata: dict[str, Any] | None = None
+    budget_targets: list[tuple[str, str]] = field(default_factory=list)  # (table, id) charged with the cost
+    reserved: float = 0.0                                                # worst case reserved on them
+    limit_scopes: list[str] = field(default_factory=list)                # rate-limit scopes charged tokens
 
     def set_usage(self, prompt_tokens: int, completion_tokens: int, estimated: bool) -> None:
         self.prompt_tokens, self.completion_tokens, self.usage_estimated = prompt_tokens, completion_tokens, estimated
@@ -71,6 +74,7 @@ class SpendRecord:
             "end_time": iso(utc_now()), "ttft_ms": self.ttft_ms, "status": self.status,
             "rejected_by": self.rejected_by, "error_code": self.error_code,
             "tags": orjson.dumps(self.tags).decode(), "tag_list": list(self.tags),
+            "budget_targets": self.budget_targets, "reserved": self.reserved, "limit_scopes": self.limit_scopes,
             "spend_logs_metadata": (orjson.dumps(self.spend_logs_metadata).decode()
                                     if self.spend_logs_metadata is not None else None),
         }

@@ -49,3 +49,54 @@ def m001_spend_logs(db: Database) -> None:
         foreign_keys=[("log_id", "spend_logs", "id")],
     )
     db["spend_log_tags"].create_index(["tag", "start_time"])
+
+
+_BUDGET = {"max_budget": float, "budget_duration": str, "budget_reset_at": str, "spend": float,
+           "lifetime_spend": float, "reserved": float}
+
+
+@migrations()
+def m002_keys_teams_users_audit(db: Database) -> None:
+    db["teams"].create(
+        {"team_id": str, "team_alias": str, "members_with_roles": str, "models": str, "blocked": int,
+         "tpm_limit": int, "rpm_limit": int, "metadata": str, "tags": str, **_BUDGET,
+         "created_at": str, "updated_at": str},
+        pk="team_id", not_null={"spend", "lifetime_spend", "reserved", "blocked"},
+        defaults={"spend": 0.0, "lifetime_spend": 0.0, "reserved": 0.0, "blocked": 0},
+    )
+    db["teams"].create_index(["team_alias"], unique=True)
+    db["users"].create(
+        {"user_id": str, "user_alias": str, "metadata": str, **_BUDGET, "created_at": str, "updated_at": str},
+        pk="user_id", not_null={"spend", "lifetime_spend", "reserved"},
+        defaults={"spend": 0.0, "lifetime_spend": 0.0, "reserved": 0.0},
+    )
+    db["keys"].create(
+        {"token_id": str, "key_name": str, "key_alias": str, "team_id": str, "user_id": str, "models": str,
+         "duration": str, "expires": str, "metadata": str, "permissions": str, "tpm_limit": int, "rpm_limit": int,
+         "max_parallel_requests": int, "blocked": int, "tags": str, **_BUDGET, "created_at": str,
+         "updated_at": str},
+        pk="token_id", not_null={"spend", "lifetime_spend", "reserved", "blocked", "key_name"},
+        defaults={"spend": 0.0, "lifetime_spend": 0.0, "reserved": 0.0, "blocked": 0},
+        foreign_keys=[("team_id", "teams", "team_id")],
+    )
+    db["keys"].create_index(["key_alias"], unique=True)
+    db["keys"].create_index(["team_id"])
+    db["keys"].create_index(["user_id"])
+    db["audit_log"].create(
+        {"seq": int, "id": str, "updated_at": str, "changed_by": str, "changed_by_api_key": str, "action": str,
+         "table_name": str, "object_id": str, "before_value": str, "updated_values": str},
+        pk="seq", not_null={"id", "updated_at", "changed_by", "action", "table_name", "object_id"},
+    )
+    db["audit_log"].create_index(["id"], unique=True)
+    db["audit_log"].create_index(["object_id"])
+    db["audit_log"].create_index(["updated_at"])
+    db["admin_state"].create({"name": str, "version": int}, pk="name")
+    db["admin_state"].insert({"name": "admin", "version": 0})
+
+
+@migrations()
+def m003_rate_limits(db: Database) -> None:
+    db["rate_usage"].create({"scope": str, "window": str, "requests": int, "tokens": int},
+                            pk=("scope", "window"), not_null={"requests", "tokens"},
+                            defaults={"requests": 0, "tokens": 0})
+    db["in_flight"].create({"scope": str, "count": int}, pk="scope", not_null={"count"}, defaults={"count": 0})

@@ -10,6 +10,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from gated.store.admin import AdminStore
+from gated.store.budgets import BudgetStore
+from gated.store.limits import LimitStore
 from gated.store.migrations import migrations
 
 
@@ -27,23 +30,30 @@ def migrate(path: str | Path) -> None:
     db = connect(path)
     try:
         migrations.apply(db)
+        # a crash may have left budget reservations behind; no request is in flight at start
+        for table in ("keys", "teams", "users"):
+            db.execute(f"UPDATE {table} SET reserved = 0 WHERE reserved != 0")
+        db.execute("DELETE FROM in_flight")
     finally:
         db.close()
 
 
-class Store:
-    def __init__(self, db: Database) -> None:
+class Store(AdminStore, BudgetStore, LimitStore):
+    def __init__(self, db: Database, audit_enabled: bool = True) -> None:
         self.db = db
+        self.conn = db.conn
+        self.conn.row_factory = sqlite3.Row
+        self.audit_enabled = audit_enabled
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        return cls(connect(path))
+    def open(cls, path: str | Path, audit_enabled: bool = True) -> Store:
+        return cls(connect(path), audit_enabled)
 
     def close(self) -> None:
         self.db.close()
 
     def ping(self) -> bool:
-        return self.db.execute("select 1").fetchone() == (1,)
+        return tuple(self.conn.execute("select 1").fetchone()) == (1,)
 
     def insert_spend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert spend rows and their tag rows in one transaction; returns how many rows."""
@@ -54,6 +64,9 @@ class Store:
             for row in rows:
                 tags: list[str] = row["tag_list"]
                 cursor = conn.execute(_INSERT_SPEND, row)
+                self.settle(row["budget_targets"], row["reserved"], row["spend"] or 0.0)
+                if row["limit_scopes"]:
+                    self.add_tokens(row["limit_scopes"], row["start_time"], row["total_tokens"])
                 log_id = cursor.lastrowid
                 for tag in tags:
                     conn.execute(

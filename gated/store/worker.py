@@ -16,13 +16,15 @@ T = TypeVar("T")
 
 
 class StoreWorker:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, audit_enabled: bool = True) -> None:
         self._path = path
+        self._audit_enabled = audit_enabled
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gated-store")
         self._store: Store | None = None
 
     async def start(self) -> None:
-        self._store = await asyncio.get_running_loop().run_in_executor(self._executor, Store.open, self._path)
+        self._store = await asyncio.get_running_loop().run_in_executor(self._executor, Store.open, self._path,
+                                                                       self._audit_enabled)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(store, *args)` on the store thread."""

@@ -1,0 +1,77 @@
+"""What every admin handler shares: body validation into pydantic models (400 naming the field),
+paging parameters, JSON responses, and running store calls on the store thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gated import appkeys
+from gated.auth import Principal
+from gated.errors import Conflict, InvalidRequest
+from gated.proxy.request import parse_json_object
+from gated.store.admin import DuplicateError
+from gated.store.store import Store
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path else str(part))
+    return path
+
+
+def validation_error(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors()[0]
+    param = _param(tuple(first["loc"]))
+    message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+    return InvalidRequest(f"{param}: {message}" if param else message, param=param or None)
+
+
+async def read_model(request: web.Request, model: type[M]) -> M:
+    body = parse_json_object(await request.read())
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def principal(request: web.Request) -> Principal:
+    return request[appkeys.PRINCIPAL]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def paging(request: web.Request) -> tuple[int, str | None]:
+    raw = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}", param="limit")
+    return int(raw), request.query.get("cursor") or None
+
+
+def required_query(request: web.Request, name: str) -> str:
+    value = request.query.get(name)
+    if not value:
+        raise InvalidRequest(f"query parameter '{name}' is required", param=name)
+    return value
+
+
+async def store_call(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a Store method on the store thread; a taken id or alias becomes 409."""
+    try:
+        return await request.app[appkeys.STORE].run(fn, *args)
+    except DuplicateError:
+        raise Conflict("an object with this id or alias already exists") from None
+
+
+__all__ = ["Store", "read_model", "principal", "json_response", "paging", "store_call", "required_query"]
