@@ -41,7 +41,7 @@ def error_response(error: GatewayError) -> web.Response:
 @web.middleware
 async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
     supplied = request.headers.get("x-request-id", "")
-    request[appkeys.REQUEST_ID] = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    request[appkeys.REQUEST_ID] = supplied if _SAFE_REQUEST_ID.match(supplied) else str(uuid.uuid4())
     request[appkeys.STARTED] = started = time.perf_counter()
     request[appkeys.LOG_FIELDS] = fields = {}
     status = 500

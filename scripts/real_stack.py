@@ -239,7 +239,8 @@ def real_stack(log=print) -> Iterator[Stack]:
         llama_port = free_port()
         began = time.monotonic()
         llama = start("llama.cpp server", [
-            str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--host", HOST,
+            str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "SmolLM2-135M-Instruct",
+            "--host", HOST,
             "--port", str(llama_port), "--n_ctx", str(N_CTX), "--n_threads", str(min(os.cpu_count() or 1, 4)),
         ], workdir / "llama.log")
         servers = [llama]

@@ -3,6 +3,8 @@ recording upstream: forwarding rules, streaming relay, usage, request ids and x-
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import openai
 import pytest
@@ -36,7 +38,10 @@ def test_chat_sync_forwards_body_with_model_rewritten_and_gateway_fields_strippe
     assert received.body == {"model": "real-gpt-4o", "messages": [{"role": "user", "content": "hi"}],
                              "temperature": 0.3, "user": "end-user-7", "custom_field": {"kept": True}}
     assert received.headers["Authorization"] == "Bearer sk-provider-secret-abcdefghijklmnop0123"
-    assert received.headers["x-request-id"] == "req-abc-123"
+    # a non-UUID client id goes upstream verbatim in x-gated-request-id, and as a derived UUID in
+    # x-request-id (llama.cpp's server refuses other x-request-id values)
+    assert received.headers["x-gated-request-id"] == "req-abc-123"
+    assert received.headers["x-request-id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, "gated:req-abc-123"))
 
 
 def test_response_headers(proxy):
@@ -55,7 +60,7 @@ def test_request_id_generated_when_absent_or_unsafe(proxy, upstream):
     response = httpx.post(proxy.url + "/v1/chat/completions", headers=headers,
                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     generated = response.headers["x-gated-request-id"]
-    assert generated != "bad id\twith spaces" and len(generated) == 32
+    assert generated != "bad id\twith spaces" and uuid.UUID(generated).version == 4
     assert upstream.received[0].headers["x-request-id"] == generated
 
 

@@ -84,3 +84,17 @@ def test_spend_rows_for_both_calls(stack, plain, streamed):
     assert (first["prompt_tokens"], first["completion_tokens"]) == (
         completion.usage.prompt_tokens, completion.usage.completion_tokens)
     assert streamed[-1].usage.completion_tokens == rows[1]["completion_tokens"]
+
+
+def test_a_client_request_id_that_is_not_a_uuid_still_reaches_the_model(client, stack, plain, streamed):
+    # llama.cpp's server answers 400 to such an x-request-id; gated sends it a derived UUID instead
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL_GROUP, messages=PROMPT, max_tokens=8, temperature=0,
+        extra_headers={"x-request-id": "req-123"})
+    assert raw.headers["x-gated-request-id"] == "req-123"
+    assert raw.parse().choices[0].message.content is not None
+
+
+def test_model_name_is_the_alias_not_a_file_path(plain):
+    _, completion = plain
+    assert "/" not in completion.model

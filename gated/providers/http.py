@@ -3,6 +3,7 @@ serialised once, SSE split into `data:` payloads as bytes (parsed later only whe
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
@@ -26,7 +27,8 @@ class HttpProvider(ABC):
     async def send(self, params: LitellmParams, call: UpstreamCall) -> UpstreamResponse:
         headers = self.headers(params)
         headers["Content-Type"] = "application/json"
-        headers["x-request-id"] = call.request_id
+        headers["x-request-id"] = upstream_request_id(call.request_id)
+        headers["x-gated-request-id"] = call.request_id
         if call.stream:
             timeout = aiohttp.ClientTimeout(total=call.total_timeout, sock_read=call.read_timeout)
         else:
@@ -41,6 +43,16 @@ class HttpProvider(ABC):
         finally:
             response.release()
         return UpstreamResponse(response.status, body=body)
+
+
+def upstream_request_id(request_id: str) -> str:
+    """Some upstreams (llama.cpp's server) answer 400 to an x-request-id that is not a UUID; a
+    client's other ids go upstream as a stable UUID derived from them (and verbatim in
+    x-gated-request-id)."""
+    try:
+        return str(uuid.UUID(request_id))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "gated:" + request_id))
 
 
 async def sse_payloads(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

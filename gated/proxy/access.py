@@ -9,6 +9,14 @@ from gated.errors import Forbidden
 MODEL_ACCESS = "model_access"
 
 
+def may_use(principal: Principal, model_group: str) -> bool:
+    view = principal.view
+    if view is None:
+        return True
+    return all(not models or model_group in models
+               for models in (view.key.get("models"), (view.team or {}).get("models")))
+
+
 def check_access(principal: Principal, model_group: str) -> None:
     view = principal.view
     if view is None:

@@ -16,7 +16,7 @@ from gated.errors import GatewayError, ModelNotFound
 from gated.pricing import price_for
 from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
 from gated.proxy import schemas
-from gated.proxy.access import check_access
+from gated.proxy.access import check_access, may_use
 from gated.proxy.relay import ProxyContext, relay_json, relay_stream, upstream_error
 from gated.proxy.request import parse_json_object, parse_request, upstream_body
 from gated.routes import ANY_KEY, Route
@@ -120,9 +120,10 @@ async def moderations(request: web.Request) -> web.StreamResponse:
 
 async def list_models(request: web.Request) -> web.Response:
     created = request.app[appkeys.SETTINGS]["started_at"]
+    principal: Principal = request[appkeys.PRINCIPAL]
     data: list[dict[str, Any]] = [
         {"id": name, "object": "model", "created": created, "owned_by": deps[0].deployment.litellm_params.provider}
-        for name, deps in request.app[appkeys.ROUTER].groups.items()
+        for name, deps in request.app[appkeys.ROUTER].groups.items() if may_use(principal, name)
     ]
     return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type="application/json")
 
