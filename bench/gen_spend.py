@@ -31,23 +31,32 @@ BATCH = 50_000
 
 def rows(count: int, days: int, seed: int, first_id: int) -> Iterator[tuple[tuple, list[tuple]]]:
     rng = random.Random(seed)
-    end = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    random_ = rng.random
+    end_day = dt.date(2026, 12, 1)
+    day_names = [(end_day - dt.timedelta(days=days - d)).isoformat() for d in range(days + 1)]
     span = days * 86400
+
+    def stamp(seconds: float) -> str:  # seconds since the first day's midnight → ISO-8601 UTC
+        whole = int(seconds)
+        day, rest = divmod(whole, 86400)
+        hour, rest = divmod(rest, 3600)
+        minute, sec = divmod(rest, 60)
+        return f"{day_names[day]}T{hour:02d}:{minute:02d}:{sec:02d}.{int((seconds - whole) * 1e6):06d}Z"
+
     for n in range(count):
         log_id = first_id + n
-        start = end - dt.timedelta(seconds=rng.random() * span)
-        start_s = start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        end_s = (start + dt.timedelta(milliseconds=rng.randint(50, 4000))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        group, model, pin, pout = MODELS[rng.randrange(len(MODELS))]
-        prompt, completion = rng.randint(5, 3000), rng.randint(1, 800)
-        roll = rng.random()
+        start = random_() * span
+        start_s, end_s = stamp(start), stamp(start + 0.05 + random_() * 4)
+        group, model, pin, pout = MODELS[int(random_() * len(MODELS))]
+        prompt, completion = 5 + int(random_() * 3000), 1 + int(random_() * 800)
+        roll = random_()
         status = "success" if roll < 0.95 else ("rejected" if roll < 0.98 else "error")
         spend = 0.0 if status == "rejected" else prompt * pin + completion * pout
-        tags = rng.sample(TAGS, rng.randint(0, 3))
+        tags = rng.sample(TAGS, int(random_() * 4))
         tags_json = "[" + ",".join(f'"{t}"' for t in tags) + "]"
-        key = f"{rng.randrange(200):064x}"
-        log = (log_id, f"req-{log_id}", "chat_completion", key, None, f"team-{rng.randrange(20):02d}",
-               f"user-{rng.randrange(500)}", None, group, model, model, prompt, completion, prompt + completion,
+        key = f"{int(random_() * 200):064x}"
+        log = (log_id, f"req-{log_id}", "chat_completion", key, None, f"team-{int(random_() * 20):02d}",
+               f"user-{int(random_() * 500)}", None, group, model, model, prompt, completion, prompt + completion,
                spend, "exact", 0, start_s, end_s, None, status, "banned_keywords" if status == "rejected" else None,
                None, tags_json, None)
         yield log, [(log_id, tag, start_s, spend, status) for tag in tags]

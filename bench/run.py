@@ -434,7 +434,7 @@ def config_problems(config: dict[str, Any], workdir: Path, name: str) -> list[st
     path = workdir / f"probe-{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT)
+                          cwd=workdir)  # not the repo root: import the gated that .venv/bin/gated imports
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -483,7 +483,8 @@ def detect_runtime_features(gated: Gated, features: Features, master_key: str) -
                                            "requests use the master key")
     status, _, _ = http_request("GET", f"{gated.base}/metrics")
     features.set("metrics", status == 200,
-                 "GET /metrics answers 200 (always on)" if status == 200 else f"feature not built: GET /metrics answered {status}")
+                 "GET /metrics answers 200 (always on)" if status == 200
+                 else f"feature not built: GET /metrics answered {status}")
     status, _, _ = http_request("GET", f"{gated.base}/audit", headers=auth)
     if status == 200:
         features.set("audit", True, "store_audit_logs: true; GET /audit answers")
@@ -655,10 +656,11 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
         try:
             ablated = use_virtual_key(other, ctx.features, ctx.master_key).target(f"gated-no-{g}", ctx.upstream_pid)
             run_wrk(ablated, False, 32, 1, ctx.workdir, ctx.load_cpu)  # warm-up
-            a = median_of([run_wrk(ablated, False, 32, seconds, ctx.workdir, ctx.load_cpu)
-                           for _ in range(ctx.args.runs)])
-            f = median_of([run_wrk(full, False, 32, seconds, ctx.workdir, ctx.load_cpu)
-                           for _ in range(ctx.args.runs)])
+            a_runs, f_runs = [], []
+            for _ in range(ctx.args.runs):   # interleaved, so drift hits both alike
+                a_runs.append(run_wrk(ablated, False, 32, seconds, ctx.workdir, ctx.load_cpu))
+                f_runs.append(run_wrk(full, False, 32, seconds, ctx.workdir, ctx.load_cpu))
+            a, f = median_of(a_runs), median_of(f_runs)
         finally:
             other.proc.stop()
         rows.append({"name": f"guardrail {g}", "value": f["cpu_us_per_req"] - a["cpu_us_per_req"], "unit": "µs CPU/req",
@@ -788,7 +790,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # memory after load, with the process idle again
         time.sleep(1.0)
         rss_after_kb, hwm_kb = tree_memory_kb(gated.proc.pid)
-        result["memory"] = {"gated_rss_ready_mb": rss_ready_kb / 1024, "gated_rss_idle_after_load_mb": rss_after_kb / 1024,
+        result["memory"] = {"gated_rss_ready_mb": rss_ready_kb / 1024,
+                            "gated_rss_idle_after_load_mb": rss_after_kb / 1024,
                             "gated_peak_hwm_mb": hwm_kb / 1024, "upstream_rss_mb": up_rss_kb / 1024}
 
         # micro-benchmarks
@@ -923,8 +926,9 @@ def _noise_warning(r: dict[str, Any]) -> list[str]:
     if not others or statistics.median(others) < NOISY_PCT:
         return []
     return [f"> **Warning: the machine was busy.** Other processes used a median {statistics.median(others):.0f} % "
-            "of gated's core during its load phases (max " f"{max(others):.0f} %). CPU µs/request is still gated's "
-            "own time, but req/s and latencies are disturbed; rerun on a quiet machine for figures to compare.", ""]
+            "of gated's core during its load phases (max " f"{max(others):.0f} %). CPU µs/request counts gated's "
+            "own time only, but it too rises under contention (cold caches, less batching per wake-up), and req/s "
+            "and latencies are disturbed; rerun on a quiet machine for figures to compare.", ""]
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -955,15 +959,19 @@ def markdown(r: dict[str, Any]) -> str:
                 res = per.get(mode, {}).get(str(conc))
                 if not res:
                     continue
-                added = "—" if name == "direct" or not direct else f"{(res['p50_us'] - direct['p50_us']) / 1000:+.3f} ms"
+                added = ("—" if name == "direct" or not direct
+                         else f"{(res['p50_us'] - direct['p50_us']) / 1000:+.3f} ms")
                 cpu = "n/a" if res["cpu_us_per_req"] is None else f"{res['cpu_us_per_req']:.0f}"
-                up = "—" if res["upstream_cpu_us_per_req"] is None or name == "direct" else f"{res['upstream_cpu_us_per_req']:.0f}"
+                up_cpu = res["upstream_cpu_us_per_req"]
+                up = "—" if up_cpu is None or name == "direct" else f"{up_cpu:.0f}"
                 util = "n/a" if res["cpu_util_pct"] is None else f"{res['cpu_util_pct']:.0f} %"
                 others = "—" if res["others_on_core_pct"] is None else f"{res['others_on_core_pct']:.0f} %"
                 out.append(f"| {label} | {conc} | {name} | {res['rps']:.0f} | {res['p50_us'] / 1000:.3f} ms | "
-                           f"{res['p99_us'] / 1000:.3f} ms | {added} | {cpu} | {util} | {up} | {others} | {res['errors']} |")
+                           f"{res['p99_us'] / 1000:.3f} ms | {added} | {cpu} | {util} | {up} | {others} | "
+                           f"{res['errors']} |")
     out += ["", "## Time to first token (sequential streamed requests, first `data:` chunk)", "",
-            "| target | requests | p50 | p90 | min | added p50 vs direct | data events/stream |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "| target | requests | p50 | p90 | min | added p50 vs direct | data events/stream |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for name, t in r["ttft"].items():
         added = "—" if name == "direct" else f"{t['p50_ms'] - r['ttft']['direct']['p50_ms']:+.3f} ms"
         out.append(f"| {name} | {t['requests']} | {t['p50_ms']:.3f} ms | {t['p90_ms']:.3f} ms | {t['min_ms']:.3f} ms | "

@@ -10,6 +10,8 @@ HINTS = {
     401: "check --key / GATED_MASTER_KEY",
     403: "this needs the master key (or a key with the right role)",
     404: "check the id or the gated version",
+    409: "pick another id or alias",
+    429: "a budget or rate limit refused it; see `gatectl key info`",
 }
 
 

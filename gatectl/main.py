@@ -9,13 +9,17 @@ import typer
 
 from gatectl import output
 from gatectl.client import ApiError, Unreachable
-from gatectl.commands import health, models
+from gatectl.commands import audit, health, keys, models, teams, users
 from gatectl.state import State
 
 EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
 app = typer.Typer(name="gatectl", help="Operate a gated LLM gateway from the terminal.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(teams.app, name="team")
+app.add_typer(keys.app, name="key")
+app.add_typer(users.app, name="user")
+app.add_typer(audit.app, name="audit")
 app.add_typer(models.app, name="models")
 app.command("health")(health.health)
 
@@ -37,7 +41,8 @@ def root(
 
 def main() -> int:
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns a typer.Exit's code instead of raising it
+        code = app(standalone_mode=False)
     except ApiError as exc:
         output.error(exc.message, exc.hint)
         return EXIT_API
@@ -58,4 +63,4 @@ def main() -> int:
     except Exception as exc:  # anything unexpected: one line, never a traceback
         output.error(f"unexpected failure: {type(exc).__name__}: {exc}")
         return EXIT_API
-    return 0
+    return code if isinstance(code, int) else 0

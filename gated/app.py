@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from gated.directory import Directory
 from gated.providers import build_providers
 from gated.routes import all_routes
 from gated.routing.router import Router
+from gated.spend.retention import prune_forever
 from gated.spend.writer import SpendWriter
 from gated.store.worker import StoreWorker
 
@@ -32,7 +35,7 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
     app.on_response_prepare.append(middlewares.add_request_id_header)
-    app.cleanup_ctx.extend([_store, _directory, _http, _router, _spend])
+    app.cleanup_ctx.extend([_store, _directory, _http, _router, _spend, _retention])
     return app
 
 
@@ -61,6 +64,16 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
 async def _router(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(app[appkeys.HTTP]))
     yield
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    days = app[appkeys.CONFIG].general_settings.spend_logs_retention_days
+    task = asyncio.create_task(prune_forever(app[appkeys.STORE], days)) if days else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _spend(app: web.Application) -> AsyncIterator[None]:

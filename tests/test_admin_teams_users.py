@@ -102,6 +102,8 @@ def test_users_lifecycle(admin, instance):
     user = admin.ok("/user/new", {"user_id": "ann", "user_alias": "Ann", "max_budget": 10, "metadata": {"x": 1}})
     assert user["user_id"] == "ann" and user["spend"] == 0
     assert admin.post("/user/new", {"user_id": "ann"}).status_code == 409
+    taken = admin.post("/user/new", {"user_id": "ann2", "user_alias": "Ann"})
+    assert taken.status_code == 409 and taken.json()["error"]["param"] == "user_alias"
     generated = admin.ok("/user/new", {})
     assert len(generated["user_id"]) == 36
     key = admin.ok("/key/generate", {"user_id": "ann"})

@@ -3,6 +3,7 @@ paging parameters, JSON responses, and running store calls on the store thread."
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -59,6 +60,21 @@ def paging(request: web.Request) -> tuple[int, str | None]:
     return int(raw), request.query.get("cursor") or None
 
 
+def date_range(request: web.Request) -> tuple[dt.date | None, dt.date | None]:
+    """`start_date` / `end_date` (YYYY-MM-DD, UTC, both inclusive, both optional)."""
+    days = []
+    for name in ("start_date", "end_date"):
+        raw = request.query.get(name)
+        try:
+            days.append(dt.date.fromisoformat(raw) if raw else None)
+        except ValueError:
+            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD", param=name) from None
+    start, end = days
+    if start and end and start > end:
+        raise InvalidRequest("start_date is after end_date", param="start_date")
+    return start, end
+
+
 def required_query(request: web.Request, name: str) -> str:
     value = request.query.get(name)
     if not value:
@@ -70,8 +86,10 @@ async def store_call(request: web.Request, fn: Callable[..., T], *args: Any) -> 
     """Run a Store method on the store thread; a taken id or alias becomes 409."""
     try:
         return await request.app[appkeys.STORE].run(fn, *args)
-    except DuplicateError:
-        raise Conflict("an object with this id or alias already exists") from None
+    except DuplicateError as exc:
+        what = exc.column or "id or alias"
+        raise Conflict(f"this {what} is already taken", param=exc.column) from None
 
 
-__all__ = ["Store", "read_model", "principal", "json_response", "paging", "store_call", "required_query"]
+__all__ = ["Store", "read_model", "principal", "json_response", "paging", "store_call", "required_query",
+           "date_range"]

@@ -3,6 +3,7 @@ relay the answer, and leave one spend row behind whatever happened (SPEC §4, §
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -23,6 +24,17 @@ from gated.routes import ANY_KEY, Route
 from gated.spend import budget
 from gated.spend.record import ERROR, REJECTED, SpendRecord
 from gated.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def owner_tags(principal: Principal, request_tags: list[str]) -> list[str]:
+    """The request's tags, then the key's and its team's, de-duplicated in that order."""
+    view = principal.view
+    if view is None:
+        return request_tags
+    team_tags = view.team.get("tags") if view.team else None
+    return list(dict.fromkeys([*request_tags, *(view.key.get("tags") or ()), *(team_tags or ())]))
 
 
 def _default_moderation_group(request: web.Request) -> str | None:
@@ -46,7 +58,7 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
     record = SpendRecord(
         request_id=request[appkeys.REQUEST_ID], call_type=call_type, model_group=llm.model_group,
         token_id=principal.token_id, key_alias=principal.key_alias, team_id=principal.team_id,
-        user_id=principal.user_id, end_user=llm.end_user, tags=llm.tags,
+        user_id=principal.user_id, end_user=llm.end_user, tags=owner_tags(principal, llm.tags),
         spend_logs_metadata=llm.metadata.get("spend_logs_metadata"),
     )
     ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"])
@@ -92,6 +104,10 @@ async def _forward(request: web.Request, ctx: ProxyContext, request_timeout: flo
     ctx.upstream_seconds += time.perf_counter() - waited
     params = lease.state.deployment.litellm_params
     ctx.record.deployment, ctx.record.model, ctx.record.price = lease.state.label, params.model, price_for(params)
+    if ctx.record.price is None and not lease.state.warned_unpriced:
+        lease.state.warned_unpriced = True
+        log.warning("no price for deployment %s: its spend rows have spend null and cost_status unknown; "
+                    "set input_cost_per_token / output_cost_per_token", lease.state.label)
     try:
         if lease.response.status >= 400:
             raise upstream_error(lease.response.status, lease.response.body, ctx.secrets)

@@ -29,6 +29,7 @@ class DeploymentState:
     in_flight: int = 0
     fails: deque[float] = field(default_factory=deque)
     cooldown_until: float = 0.0
+    warned_unpriced: bool = False
 
 
 @dataclass(eq=False)

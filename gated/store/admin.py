@@ -26,7 +26,12 @@ class Actor:
 
 
 class DuplicateError(Exception):
-    """A unique id or alias is taken."""
+    """A unique id or alias is taken; `column` names it when SQLite says which."""
+
+    def __init__(self, exc: sqlite3.IntegrityError) -> None:
+        super().__init__(str(exc))
+        match = re.search(r"UNIQUE constraint failed: \w+\.(\w+)", str(exc))
+        self.column = match[1] if match else None
 
 
 def _mask(value: Any) -> Any:
@@ -119,7 +124,7 @@ class AdminStore:
             self.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(encoded))})",
                               tuple(encoded.values()))
         except sqlite3.IntegrityError as exc:
-            raise DuplicateError(str(exc)) from None
+            raise DuplicateError(exc) from None
 
     def _delete_row(self, table: str, row: dict[str, Any], actor: Actor) -> None:
         pk = PRIMARY_KEYS[table]
@@ -159,7 +164,7 @@ class AdminStore:
                 self.conn.execute(f"UPDATE {table} SET {assignments} WHERE {PRIMARY_KEYS[table]} = ?",
                                   (*encoded.values(), object_id))
             except sqlite3.IntegrityError as exc:
-                raise DuplicateError(str(exc)) from None
+                raise DuplicateError(exc) from None
             self._audit(actor, action, table, object_id, before, changed)
             ok = True
             return self.get(table, object_id), True

@@ -70,6 +70,7 @@ def m002_keys_teams_users_audit(db: Database) -> None:
         pk="user_id", not_null={"spend", "lifetime_spend", "reserved"},
         defaults={"spend": 0.0, "lifetime_spend": 0.0, "reserved": 0.0},
     )
+    db["users"].create_index(["user_alias"], unique=True)
     db["keys"].create(
         {"token_id": str, "key_name": str, "key_alias": str, "team_id": str, "user_id": str, "models": str,
          "duration": str, "expires": str, "metadata": str, "permissions": str, "tpm_limit": int, "rpm_limit": int,
@@ -100,3 +101,18 @@ def m003_rate_limits(db: Database) -> None:
                             pk=("scope", "window"), not_null={"requests", "tokens"},
                             defaults={"requests": 0, "tokens": 0})
     db["in_flight"].create({"scope": str, "count": int}, pk="scope", not_null={"count"}, defaults={"count": 0})
+
+
+@migrations()
+def m004_spend_rollups(db: Database) -> None:
+    """Daily roll-ups written in the same transaction as each spend row: reports read these, and
+    retention never touches them, so lifetime totals always equal their sums."""
+    db["spend_tag_daily"].create({"day": str, "tag": str, "log_count": int, "total_spend": float},
+                                 pk=("day", "tag"), not_null={"log_count", "total_spend"})
+    db["spend_tag_daily"].create_index(["tag"])
+    db["spend_daily"].create(
+        {"day": str, "token_id": str, "team_id": str, "user_id": str, "status": str, "log_count": int,
+         "total_spend": float, "total_tokens": int},
+        not_null={"day", "token_id", "team_id", "user_id", "status", "log_count", "total_spend", "total_tokens"},
+    )
+    db["spend_daily"].create_index(["day", "token_id", "team_id", "user_id", "status"], unique=True)

@@ -14,6 +14,7 @@ from gated.store.admin import AdminStore
 from gated.store.budgets import BudgetStore
 from gated.store.limits import LimitStore
 from gated.store.migrations import migrations
+from gated.store.reports import ReportStore
 
 
 def connect(path: str | Path) -> Database:
@@ -38,7 +39,7 @@ def migrate(path: str | Path) -> None:
         db.close()
 
 
-class Store(AdminStore, BudgetStore, LimitStore):
+class Store(AdminStore, BudgetStore, LimitStore, ReportStore):
     def __init__(self, db: Database, audit_enabled: bool = True) -> None:
         self.db = db
         self.conn = db.conn
@@ -68,6 +69,8 @@ class Store(AdminStore, BudgetStore, LimitStore):
                 if row["limit_scopes"]:
                     self.add_tokens(row["limit_scopes"], row["start_time"], row["total_tokens"])
                 log_id = cursor.lastrowid
+                assert log_id is not None
+                self.roll_up(row, log_id)
                 for tag in tags:
                     conn.execute(
                         "INSERT INTO spend_log_tags (log_id, tag, start_time, spend, status) VALUES (?,?,?,?,?)",

@@ -14,8 +14,8 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
-    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        return httpx.post(self.url + path, json=body, headers=self.headers(), timeout=30, **kw)
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, headers={**self.headers(), **(headers or {})}, timeout=30)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return httpx.get(self.url + path, params=params, headers=self.headers(), timeout=30)

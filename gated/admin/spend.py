@@ -1,0 +1,77 @@
+"""Spend reports (SPEC §7): /spend/tags (the seed's bare-list shape), /spend/logs (a key may read
+its own), /spend/keys|teams|users summaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, RootModel
+
+from gated.admin import schemas
+from gated.admin.common import date_range, json_response, paging, principal, store_call
+from gated.auth import ADMIN
+from gated.errors import InvalidRequest
+from gated.routes import ADMIN_ONLY, SCOPED, Route
+from gated.store.reports import LOG_FILTERS
+from gated.store.store import Store
+
+
+class TagSpend(BaseModel):
+    individual_request_tag: str
+    log_count: int
+    total_spend: float
+
+
+class TagSpendList(RootModel[list[TagSpend]]):
+    pass
+
+
+def _iso_days(request: web.Request) -> tuple[str | None, str | None]:
+    start, end = date_range(request)
+    return (start.isoformat() if start else None, end.isoformat() if end else None)
+
+
+async def tags(request: web.Request) -> web.Response:
+    start, end = _iso_days(request)
+    return json_response(await store_call(request, Store.spend_by_tag, start, end))
+
+
+async def logs(request: web.Request) -> web.Response:
+    who = principal(request)
+    limit, cursor = paging(request)
+    if cursor is not None and not cursor.isdigit():
+        raise InvalidRequest("cursor is not one this API returned", param="cursor")
+    filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if name in request.query}
+    if who.role != ADMIN:
+        filters["token_id"] = who.token_id  # a key reads only its own logs
+    start, end = date_range(request)
+    rows, next_cursor = await store_call(
+        request, Store.spend_logs, filters, request.query.get("tag"),
+        start.isoformat() if start else None, (end + dt.timedelta(days=1)).isoformat() if end else None,
+        limit, int(cursor) if cursor else None)
+    return json_response({"data": rows, "next_cursor": None if next_cursor is None else str(next_cursor)})
+
+
+def _summary(group: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        limit, cursor = paging(request)
+        start, end = _iso_days(request)
+        rows, next_cursor = await store_call(request, Store.spend_by, group, start, end, limit, cursor)
+        return json_response({"data": rows, "next_cursor": next_cursor})
+
+    handler.__name__ = f"spend_{group}"
+    return handler
+
+
+ROUTES = [
+    Route("GET", "/spend/tags", tags, ADMIN_ONLY,
+          "Spend per request tag over successful requests (start_date/end_date: UTC days, inclusive)",
+          None, TagSpendList, group="spend"),
+    Route("GET", "/spend/logs", logs, SCOPED, "Spend rows, newest first (admin; a key reads its own)", None,
+          schemas.Page, group="spend"),
+    Route("GET", "/spend/keys", _summary("keys"), ADMIN_ONLY, "Spend per key", None, schemas.Page, group="spend"),
+    Route("GET", "/spend/teams", _summary("teams"), ADMIN_ONLY, "Spend per team", None, schemas.Page, group="spend"),
+    Route("GET", "/spend/users", _summary("users"), ADMIN_ONLY, "Spend per user", None, schemas.Page, group="spend"),
+]
