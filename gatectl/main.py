@@ -9,7 +9,7 @@ import typer
 
 from gatectl import output
 from gatectl.client import ApiError, Unreachable
-from gatectl.commands import audit, health, keys, models, teams, users
+from gatectl.commands import audit, health, keys, models, spend, teams, users
 from gatectl.state import State
 
 EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -19,6 +19,7 @@ app = typer.Typer(name="gatectl", help="Operate a gated LLM gateway from the ter
 app.add_typer(teams.app, name="team")
 app.add_typer(keys.app, name="key")
 app.add_typer(users.app, name="user")
+app.add_typer(spend.app, name="spend")
 app.add_typer(audit.app, name="audit")
 app.add_typer(models.app, name="models")
 app.command("health")(health.health)

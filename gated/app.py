@@ -13,8 +13,11 @@ from aiohttp import web
 
 from gated import appkeys, middlewares
 from gated.auth import Authenticator
-from gated.config import Config
+from gated.config import CallbackSettings, Config
 from gated.directory import Directory
+from gated.guardrails import registry
+from gated.guardrails.base import GuardrailDeps
+from gated.guardrails.runner import GuardrailRunner
 from gated.providers import build_providers
 from gated.routes import all_routes
 from gated.routing.router import Router
@@ -35,7 +38,7 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
     app.on_response_prepare.append(middlewares.add_request_id_header)
-    app.cleanup_ctx.extend([_store, _directory, _http, _router, _spend, _retention])
+    app.cleanup_ctx.extend([_store, _directory, _http, _guardrails, _router, _spend, _retention])
     return app
 
 
@@ -48,8 +51,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _directory(app: web.Application) -> AsyncIterator[None]:
-    directory = Directory(app[appkeys.STORE], app[appkeys.SETTINGS]["db_path"])
-    app[appkeys.AUTH] = Authenticator(app[appkeys.CONFIG].general_settings.master_key, directory)
+    config = app[appkeys.CONFIG]
+    directory = Directory(app[appkeys.STORE], app[appkeys.SETTINGS]["db_path"],
+                          config.litellm_settings.banned_keywords_match)
+    await directory.sync()
+    app[appkeys.AUTH] = Authenticator(config.general_settings.master_key, directory)
     yield
     directory.close()
 
@@ -59,6 +65,21 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector, auto_decompress=True) as session:
         app[appkeys.HTTP] = session
         yield
+
+
+async def _guardrails(app: web.Application) -> AsyncIterator[None]:
+    config = app[appkeys.CONFIG]
+    directory = app[appkeys.AUTH].directory
+    assert directory is not None
+    deps = GuardrailDeps(base_dir=config.base_dir, is_blocked=directory.is_blocked,
+                         keywords=directory.current_keywords, http=app[appkeys.HTTP])
+    guardrails = [
+        registry.get(name).from_config(config.litellm_settings, config.callback_settings.get(name, CallbackSettings()),
+                                       deps)
+        for name in config.litellm_settings.callbacks
+    ]
+    app[appkeys.GUARDRAILS] = GuardrailRunner(guardrails, dict(config.callback_settings))
+    yield
 
 
 async def _router(app: web.Application) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 ROUTER = web.AppKey("router", "Router")
 SPEND = web.AppKey("spend", "SpendWriter")
 ROUTE_SPECS = web.AppKey("route_specs", dict[Any, Any])
+GUARDRAILS = web.AppKey("guardrails", "GuardrailRunner")
 
 # request-scoped values (aiohttp requests are MutableMappings; plain string keys, named once here)
 REQUEST_ID = "gated.request_id"
@@ -25,5 +26,5 @@ STARTED = "gated.started"
 PRINCIPAL = "gated.principal"
 LOG_FIELDS = "gated.log_fields"
 
-__all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS",
+__all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS", "GUARDRAILS",
            "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]

@@ -86,6 +86,8 @@ class Authenticator:
         return self._master_digest is None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        if self.directory is not None:
+            await self.directory.sync()
         key = presented_key(headers)
         if self._master_digest is None:
             return ANONYMOUS

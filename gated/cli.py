@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if not config.general_settings.master_key:
         log.warning("no master key: LLM routes are open and admin routes are refused")
     db_path = database_path(args, config)
-    from gated.store.store import migrate
+    from gated.store.store import migrate, seed_lists
 
     migrate(db_path)
+    seed_lists(db_path, config)
     if args.workers == 1:
         serve(config, db_path, args.host, args.port, reuse_port=False)
         return 0

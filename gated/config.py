@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gated.guardrails import registry
+from gated.guardrails.lists import read_list
 
 SUPPORTED_PROVIDERS = ("azure", "mock", "openai")
 ENV_PREFIX = "os.environ/"
@@ -296,6 +297,11 @@ def parse_config(raw: Any, base_dir: Path) -> tuple[Config, list[str]]:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_describe(e, data) for e in exc.errors()]) from None
+    for key in ("blocked_user_list", "banned_keywords_list"):
+        try:
+            read_list(getattr(config.litellm_settings, key), base_dir)
+        except ValueError as exc:
+            problems.append(f"litellm_settings.{key}: {exc}")
     for name in config.callback_settings:
         if name not in registry.known_names():
             known = ", ".join(registry.known_names()) or "(none)"

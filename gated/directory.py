@@ -1,6 +1,7 @@
-"""Directory: the hot path's in-memory view of keys, teams and users. Entries are loaded on first
-use through the store thread and all dropped when the admin version moves — which every worker
-notices on its next request through a cheap `PRAGMA data_version` check on a read connection."""
+"""Directory: the hot path's in-memory view of keys (with their team and user), blocked end users
+and banned keywords. Keys load on first use through the store thread; everything is dropped or
+reloaded when its version in `admin_state` moves — which every worker notices on its next request
+through a cheap `PRAGMA data_version` check on a read connection."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gated.guardrails.keywords import KeywordMatcher
+from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS
 from gated.store.store import Store, connect
 from gated.store.worker import StoreWorker
 
@@ -26,7 +29,7 @@ class KeyView:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _load(store: Store, token_id: str) -> KeyView | None:
+def _load_key(store: Store, token_id: str) -> KeyView | None:
     key = store.get("keys", token_id)
     if key is None:
         return None
@@ -35,31 +38,47 @@ def _load(store: Store, token_id: str) -> KeyView | None:
     return KeyView(key, team, user)
 
 
+def _load_lists(store: Store, keyword_mode: str) -> tuple[frozenset[str], KeywordMatcher]:
+    return (frozenset(store.list_values(BLOCKED_USERS)),
+            KeywordMatcher(store.list_values(BANNED_KEYWORDS), keyword_mode))
+
+
 class Directory:
-    def __init__(self, store: StoreWorker, db_path: str | Path) -> None:
+    def __init__(self, store: StoreWorker, db_path: str | Path, keyword_mode: str = "word") -> None:
         self._store = store
         self._reader: sqlite3.Connection = connect(db_path).conn
+        self._keyword_mode = keyword_mode
         self._data_version = -1
-        self._admin_version = -1
+        self._versions: dict[str, int] = {}
         self._keys: dict[str, KeyView | None] = {}
+        self.blocked_users: frozenset[str] = frozenset()
+        self.keywords = KeywordMatcher(())
 
     def close(self) -> None:
         self._reader.close()
 
-    def _check(self) -> None:
+    async def sync(self) -> None:
+        """Drop or reload whatever another connection changed since the last request."""
         data_version = self._reader.execute("PRAGMA data_version").fetchone()[0]
         if data_version == self._data_version:
             return
         self._data_version = data_version
-        admin_version = self._reader.execute("SELECT version FROM admin_state WHERE name = 'admin'").fetchone()[0]
-        if admin_version != self._admin_version:
-            self._admin_version = admin_version
+        versions = dict(self._reader.execute("SELECT name, version FROM admin_state").fetchall())
+        if versions.get("admin") != self._versions.get("admin"):
             self._keys.clear()
+        if versions.get("lists") != self._versions.get("lists"):
+            self.blocked_users, self.keywords = await self._store.run(_load_lists, self._keyword_mode)
+        self._versions = versions
 
     async def key(self, token_id: str) -> KeyView | None:
-        self._check()
         if token_id in self._keys:
             return self._keys[token_id]
-        view = await self._store.run(_load, token_id)
+        view = await self._store.run(_load_key, token_id)
         self._keys[token_id] = view
         return view
+
+    def is_blocked(self, user_id: str) -> bool:
+        return user_id in self.blocked_users
+
+    def current_keywords(self) -> KeywordMatcher:
+        return self.keywords

@@ -31,9 +31,9 @@ class Route:
 
 
 def all_routes() -> list[Route]:
-    from gated.admin import audit, keys, spend, teams, users
+    from gated.admin import audit, keys, lists, spend, teams, users
     from gated.proxy.handlers import ROUTES as proxy_routes
     from gated.web.health import ROUTES as health_routes
 
     return [*proxy_routes, *health_routes, *keys.ROUTES, *teams.ROUTES, *users.ROUTES, *audit.ROUTES,
-            *spend.ROUTES]
+            *spend.ROUTES, *lists.ROUTES]

@@ -201,3 +201,28 @@ def test_bad_request_tags_are_400(admin):
         response = admin.chat(**body)
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
 
+
+
+def test_summary_paging_passes_the_row_without_an_id(instance, admin):
+    for team in ("a", "b"):
+        admin.ok("/team/new", {"team_id": team})
+        Api(instance.url, admin.ok("/key/generate", {"team_id": team})["key"]).chat()
+    admin.chat()  # the master key: no team
+    instance.wait_rows(3)
+    seen, cursor = [], None
+    for _ in range(5):
+        page = admin.get("/spend/teams", limit=1, **({"cursor": cursor} if cursor else {})).json()
+        seen += [(row["team_id"], set(row)) for row in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [team for team, _ in seen] == [None, "a", "b"]
+    assert len({frozenset(fields) for _, fields in seen}) == 1, "every row has the same fields"
+    assert admin.get("/spend/teams", cursor="a").status_code == 400
+
+
+def test_spend_logs_filter_values(instance, admin):
+    admin.chat()
+    instance.wait_rows(1)
+    assert admin.get("/spend/logs", status="bogus").status_code == 400
+    assert len(admin.get("/spend/logs", team_id="", status="success").json()["data"]) == 1

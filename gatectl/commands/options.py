@@ -1,11 +1,12 @@
-"""Options shared by the admin command groups (team, key, user, audit), defined once as typer
+"""Options shared by the command groups (team, key, user, audit, spend), defined once as typer
 Annotated aliases, and the small helpers that turn option values into request bodies. Every
 option defaults to None so that "only the options given are sent" holds for updates."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +29,11 @@ Metadata = Annotated[str | None, typer.Option("--metadata", help="a JSON object,
 Limit = Annotated[int | None, typer.Option("--limit", min=1, max=1000, help="rows per page (API default 100)")]
 Cursor = Annotated[str | None, typer.Option("--cursor", help="continue after a previous page")]
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="a day, YYYY-MM-DD")]
+# report windows: plain text checked by `window`, so a bad day is a one-line usage error
+Start = Annotated[str | None, typer.Option("--start", metavar="YYYY-MM-DD", help="first day (UTC, inclusive)")]
+End = Annotated[str | None, typer.Option("--end", metavar="YYYY-MM-DD", help="last day (UTC, inclusive)")]
+AsJson = Annotated[bool, typer.Option("--json", help="print the API's JSON unchanged (same as gatectl --json)")]
+AsCsv = Annotated[bool, typer.Option("--csv", help="write CSV to stdout")]
 
 
 def csv(value: str | None) -> list[str] | None:
@@ -72,3 +78,32 @@ def require_changes(fields: dict[str, Any]) -> None:
     if not fields:
         output.error("nothing to change", "pass at least one option; see --help")
         raise typer.Exit(EXIT_USAGE)
+
+
+def usage_error(message: str, hint: str | None = None) -> typer.Exit:
+    output.error(message, hint)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _iso_day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise usage_error(f"{option} must be a day YYYY-MM-DD, got {value!r}", f"e.g. {option} 2024-05-01") from None
+
+
+def window(start: str | None, end: str | None) -> tuple[str | None, str | None]:
+    """--start/--end checked before any request (exit 2, one line): real days, start <= end."""
+    first, last = _iso_day("--start", start), _iso_day("--end", end)
+    if first and last and first > last:
+        raise usage_error(f"--start {first} is after --end {last}")
+    return (first.isoformat() if first else None, last.isoformat() if last else None)
+
+
+def one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise usage_error("--json and --csv exclude each other", "pick one")

@@ -120,6 +120,26 @@ class UserDelete(_Body):
     user_ids: Annotated[list[Name], Field(min_length=1)]
 
 
+class UserIds(_Body):
+    user_ids: Annotated[list[Name], Field(min_length=1, max_length=1000)]
+
+
+Keyword = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Keywords(_Body):
+    keywords: Annotated[list[Keyword], Field(min_length=1, max_length=10000)]
+
+
+class ListChange(BaseModel):
+    changed: list[str]
+    unchanged: list[str]
+
+
+class ListValues(BaseModel):
+    data: list[str]
+
+
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 

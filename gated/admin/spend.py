@@ -14,6 +14,7 @@ from gated.admin.common import date_range, json_response, paging, principal, sto
 from gated.auth import ADMIN
 from gated.errors import InvalidRequest
 from gated.routes import ADMIN_ONLY, SCOPED, Route
+from gated.spend.record import ERROR, REJECTED, SUCCESS
 from gated.store.reports import LOG_FILTERS
 from gated.store.store import Store
 
@@ -26,6 +27,9 @@ class TagSpend(BaseModel):
 
 class TagSpendList(RootModel[list[TagSpend]]):
     pass
+
+
+STATUSES = (SUCCESS, REJECTED, ERROR)
 
 
 def _iso_days(request: web.Request) -> tuple[str | None, str | None]:
@@ -43,23 +47,31 @@ async def logs(request: web.Request) -> web.Response:
     limit, cursor = paging(request)
     if cursor is not None and not cursor.isdigit():
         raise InvalidRequest("cursor is not one this API returned", param="cursor")
-    filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if name in request.query}
+    filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if request.query.get(name)}
+    if filters.get("status") not in (None, *STATUSES):
+        raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}", param="status")
     if who.role != ADMIN:
         filters["token_id"] = who.token_id  # a key reads only its own logs
     start, end = date_range(request)
     rows, next_cursor = await store_call(
-        request, Store.spend_logs, filters, request.query.get("tag"),
+        request, Store.spend_logs, filters, request.query.get("tag") or None,
         start.isoformat() if start else None, (end + dt.timedelta(days=1)).isoformat() if end else None,
         limit, int(cursor) if cursor else None)
     return json_response({"data": rows, "next_cursor": None if next_cursor is None else str(next_cursor)})
 
 
+CURSOR_PREFIX = "after:"  # summary cursors wrap an id that may be "" (the row without a key/team/user)
+
+
 def _summary(group: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         limit, cursor = paging(request)
+        if cursor is not None and not cursor.startswith(CURSOR_PREFIX):
+            raise InvalidRequest("cursor is not one this API returned", param="cursor")
+        after = cursor.removeprefix(CURSOR_PREFIX) if cursor is not None else None
         start, end = _iso_days(request)
-        rows, next_cursor = await store_call(request, Store.spend_by, group, start, end, limit, cursor)
-        return json_response({"data": rows, "next_cursor": next_cursor})
+        rows, next_after = await store_call(request, Store.spend_by, group, start, end, limit, after)
+        return json_response({"data": rows, "next_cursor": None if next_after is None else CURSOR_PREFIX + next_after})
 
     handler.__name__ = f"spend_{group}"
     return handler

@@ -17,9 +17,15 @@ def register(cls: T) -> T:
     return cls
 
 
+def _load_builtins() -> None:
+    import gated.guardrails.builtin  # noqa: F401  (registers every built-in guardrail)
+
+
 def known_names() -> list[str]:
+    _load_builtins()
     return sorted(_REGISTRY)
 
 
 def get(name: str) -> Any:
+    _load_builtins()
     return _REGISTRY[name]

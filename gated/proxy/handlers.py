@@ -14,6 +14,7 @@ from gated import appkeys, limits
 from gated.auth import Principal
 from gated.config import Deployment
 from gated.errors import GatewayError, ModelNotFound
+from gated.guardrails.base import CheckContext
 from gated.pricing import price_for
 from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
 from gated.proxy import schemas
@@ -61,31 +62,49 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
         user_id=principal.user_id, end_user=llm.end_user, tags=owner_tags(principal, llm.tags),
         spend_logs_metadata=llm.metadata.get("spend_logs_metadata"),
     )
-    ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"])
+    ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"], runner=app[appkeys.GUARDRAILS])
     request[appkeys.LOG_FIELDS]["model"] = llm.model_group
-    parallel_scopes: list[str] = []
     try:
-        check_access(principal, llm.model_group)
-        if scoped := limits.limits_for(principal):
-            await limits.admit(app[appkeys.STORE], scoped)
-            record.limit_scopes = [s.scope for s in scoped]
-            parallel_scopes = [s.scope for s in scoped if s.parallel is not None]
-        record.budget_targets, budgeted = budget.targets(principal)
-        if budgeted:
-            deployments = [s.deployment for s in router.groups[llm.model_group]]
-            amount = budget.worst_case(deployments, llm.model_group, ctx.prompt_estimate(), llm.max_output_tokens)
-            await budget.reserve(app[appkeys.STORE], budgeted, amount)
-            record.reserved = amount
+        await _admit(app, principal, ctx)
+        if ctx.runner:
+            ctx.guard = guard_context(ctx, principal)
+            await ctx.runner.check_input(ctx.guard)
         return await _forward(request, ctx, config.router_settings.timeout)
     except GatewayError as exc:
         record.status = REJECTED if exc.rejected_by else ERROR
         record.rejected_by, record.error_code = exc.rejected_by, exc.code
         raise
     finally:
-        if parallel_scopes:
-            await app[appkeys.STORE].run(Store.finish, parallel_scopes)
+        if ctx.parallel_scopes:
+            await app[appkeys.STORE].run(Store.finish, ctx.parallel_scopes)
         request[appkeys.LOG_FIELDS]["cost"] = record.spend
         await app[appkeys.SPEND].put(record)
+
+
+async def _admit(app: web.Application, principal: Principal, ctx: ProxyContext) -> None:
+    """SPEC §5.3 in order: model access, rate limits, budgets (reserved until the row settles)."""
+    group, record = ctx.llm.model_group or "", ctx.record
+    check_access(principal, group)
+    if scoped := limits.limits_for(principal):
+        await limits.admit(app[appkeys.STORE], scoped)
+        record.limit_scopes = [s.scope for s in scoped]
+        ctx.parallel_scopes = [s.scope for s in scoped if s.parallel is not None]
+    record.budget_targets, budgeted = budget.targets(principal)
+    if budgeted:
+        deployments = [s.deployment for s in app[appkeys.ROUTER].groups[group]]
+        amount = budget.worst_case(deployments, group, ctx.prompt_estimate(), ctx.llm.max_output_tokens)
+        await budget.reserve(app[appkeys.STORE], budgeted, amount)
+        record.reserved = amount
+
+
+def guard_context(ctx: ProxyContext, principal: Principal) -> CheckContext:
+    llm = ctx.llm
+    candidates = (llm.end_user, llm.body.get("user_id"), llm.metadata.get("user_id"), principal.user_id)
+    return CheckContext(
+        call_type=llm.call_type, body=llm.body, segments=ctx.segments(), request_id=ctx.record.request_id,
+        end_user_ids=[c for c in candidates if isinstance(c, str) and c],
+        key_permissions=principal.key.get("permissions") or {}, request_metadata=llm.metadata,
+    )
 
 
 async def _forward(request: web.Request, ctx: ProxyContext, request_timeout: float) -> web.StreamResponse:
@@ -113,7 +132,7 @@ async def _forward(request: web.Request, ctx: ProxyContext, request_timeout: flo
             raise upstream_error(lease.response.status, lease.response.body, ctx.secrets)
         if lease.response.events is not None:
             return await relay_stream(request, lease, ctx)
-        return relay_json(lease, ctx)
+        return await relay_json(lease, ctx)
     finally:
         lease.release()
 

@@ -13,12 +13,14 @@ import orjson
 from aiohttp import web
 
 from gated.errors import GatewayError, UpstreamFailed, UpstreamRelayed, UpstreamTimeout
-from gated.guardrails.text import delta_texts, request_segments, response_texts
+from gated.guardrails.base import CheckContext
+from gated.guardrails.runner import GuardrailRunner
+from gated.guardrails.text import Segment, delta_texts, request_segments, response_texts
 from gated.pricing import estimate_tokens
 from gated.proxy.request import LlmRequest
 from gated.redact import scrub
 from gated.routing.router import Lease
-from gated.spend.record import ERROR, SpendRecord
+from gated.spend.record import ERROR, REJECTED, SpendRecord
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DONE = b"data: [DONE]\n\n"
@@ -30,14 +32,23 @@ class ProxyContext:
     record: SpendRecord
     started: float                       # perf_counter() when the request arrived
     secrets: frozenset[str]
+    runner: GuardrailRunner | None = None
+    guard: CheckContext | None = None          # what the guardrails saw of the request
     upstream_seconds: float = 0.0
     extra_headers: dict[str, str] = field(default_factory=dict)
+    parallel_scopes: list[str] = field(default_factory=list)
+    _segments: list[Segment] | None = None
 
     def overhead_ms(self) -> str:
         return f"{(time.perf_counter() - self.started - self.upstream_seconds) * 1000:.3f}"
 
+    def segments(self) -> list[Segment]:
+        if self._segments is None:
+            self._segments = request_segments(self.llm.call_type, self.llm.body)
+        return self._segments
+
     def prompt_estimate(self) -> int:
-        return estimate_tokens(s.text for s in request_segments(self.llm.call_type, self.llm.body))
+        return estimate_tokens(s.text for s in self.segments())
 
 
 def _token_counts(usage: Any) -> tuple[int, int] | None:
@@ -61,7 +72,7 @@ def upstream_error(status: int, body: bytes, secrets: frozenset[str]) -> Gateway
     return UpstreamFailed(f"the upstream answered HTTP {status}")
 
 
-def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
+async def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
     body = lease.response.body
     try:
         parsed = orjson.loads(body)
@@ -70,11 +81,13 @@ def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
     if not isinstance(parsed, dict):
         raise UpstreamFailed("the upstream answered with a body that is not a JSON object")
     counts = _token_counts(parsed.get("usage"))
+    texts = response_texts(ctx.llm.call_type, parsed)
     if counts is None:
-        completion = estimate_tokens(response_texts(ctx.llm.call_type, parsed))
-        ctx.record.set_usage(ctx.prompt_estimate(), completion, estimated=True)
+        ctx.record.set_usage(ctx.prompt_estimate(), estimate_tokens(texts), estimated=True)
     else:
         ctx.record.set_usage(*counts, estimated=False)
+    if ctx.runner is not None and ctx.guard is not None and ctx.runner.output:
+        await ctx.runner.check_output(ctx.guard, texts)
     headers = {"x-gated-overhead-ms": ctx.overhead_ms(), **ctx.extra_headers}
     cost = ctx.record.spend
     if cost is not None:
@@ -95,6 +108,13 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
     usage: tuple[int, int] | None = None
     produced: list[str] = []
     last: dict[str, Any] = {}
+    guard = ctx.runner.stream_guard() if ctx.runner is not None else None
+
+    async def send(data: bytes) -> None:
+        if record.ttft_ms is None:
+            record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
+        await response.write(b"data: " + data + b"\n\n")
+
     try:
         async for payload in lease.response.events:
             if payload == b"[DONE]":
@@ -103,6 +123,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                 chunk = orjson.loads(payload)
             except orjson.JSONDecodeError:
                 chunk = None
+            texts: list[str] = []
             if isinstance(chunk, dict):
                 if "error" in chunk and not chunk.get("choices"):
                     error = upstream_error(400, payload, ctx.secrets)
@@ -114,13 +135,24 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                     usage = counts
                     if not chunk.get("choices") and not ctx.llm.client_wants_usage:
                         continue  # the gateway asked for this chunk; the client did not
-                produced.extend(delta_texts(chunk))
+                texts = delta_texts(chunk)
+                produced.extend(texts)
                 last = chunk
-            if record.ttft_ms is None:
-                record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
-            await response.write(b"data: " + payload + b"\n\n")
+            if guard is None:
+                await send(payload)
+                continue
+            released, found = guard.feed(payload, texts)
+            if found is not None:
+                refusal = guard.refusal(found)
+                record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
+                await response.write(_error_event(refusal))
+                return response
+            for held in released:
+                await send(held)
+        for held in guard.finish() if guard is not None else ():
+            await send(held)
         if usage is None and ctx.llm.client_wants_usage:
-            await response.write(b"data: " + orjson.dumps(_usage_chunk(last, ctx, produced)) + b"\n\n")
+            await send(orjson.dumps(_usage_chunk(last, ctx, produced)))
         await response.write(DONE)
     except ConnectionResetError:
         record.status, record.error_code = ERROR, "client_disconnected"

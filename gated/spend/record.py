@@ -54,7 +54,7 @@ class SpendRecord:
 
     @property
     def spend(self) -> float | None:
-        if self.status == REJECTED or self.prompt_tokens + self.completion_tokens == 0:
+        if self.prompt_tokens + self.completion_tokens == 0:  # refused before the upstream, or nothing produced
             return 0.0
         if self.price is None:
             return None

@@ -116,3 +116,13 @@ def m004_spend_rollups(db: Database) -> None:
         not_null={"day", "token_id", "team_id", "user_id", "status", "log_count", "total_spend", "total_tokens"},
     )
     db["spend_daily"].create_index(["day", "token_id", "team_id", "user_id", "status"], unique=True)
+
+
+@migrations()
+def m005_guardrail_lists(db: Database) -> None:
+    """Blocked end users and banned keywords (the database is their source of truth), and which
+    config entries were already seen at an earlier start (so an API unblock survives restarts)."""
+    db["blocked_users"].create({"user_id": str, "created_at": str}, pk="user_id")
+    db["banned_keywords"].create({"keyword": str, "created_at": str}, pk="keyword")
+    db["list_seen"].create({"list": str, "value": str}, pk=("list", "value"))
+    db["admin_state"].insert({"name": "lists", "version": 0})

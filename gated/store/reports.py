@@ -67,18 +67,17 @@ class ReportStore:
         return page, (rows[limit - 1]["id"] if len(rows) > limit else None)
 
     def _add_details(self, group: str, page: list[dict[str, Any]]) -> None:
+        """Every entry gets the same fields; the object's own values where it (still) exists."""
         column = GROUPS[group]
+        names = [n for n in (*DETAILS[group], "spend", "lifetime_spend", "max_budget") if n != column]
         ids = [entry[column] for entry in page if entry[column]]
-        if not ids:
-            return
-        wanted = ", ".join((column, *DETAILS[group], "spend", "lifetime_spend", "max_budget"))
         found = {r[column]: r for r in self.conn.execute(
-            f"SELECT {wanted} FROM {group} WHERE {column} IN ({', '.join('?' * len(ids))})", ids)}
+            f"SELECT {column}, {', '.join(names)} FROM {group} WHERE {column} IN ({', '.join('?' * len(ids))})",
+            ids)} if ids else {}
         for entry in page:
             row = found.get(entry[column])
-            for name in (*DETAILS[group], "spend", "lifetime_spend", "max_budget"):
-                if name != column:
-                    entry.setdefault(name, row[name] if row is not None else None)
+            for name in names:
+                entry.setdefault(name, row[name] if row is not None else None)
 
     def spend_logs(self, filters: dict[str, Any], tag: str | None, start: str | None, end: str | None,
                    limit: int, cursor: int | None) -> tuple[list[dict[str, Any]], int | None]:

@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from gated.store.admin import AdminStore
+from gated.config import Config
+from gated.guardrails.lists import read_list
 from gated.store.budgets import BudgetStore
 from gated.store.limits import LimitStore
+from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListStore
 from gated.store.migrations import migrations
 from gated.store.reports import ReportStore
 
@@ -39,7 +41,18 @@ def migrate(path: str | Path) -> None:
         db.close()
 
 
-class Store(AdminStore, BudgetStore, LimitStore, ReportStore):
+def seed_lists(path: str | Path, config: Config) -> None:
+    """Merge the config's blocked users and banned keywords into the database (SPEC §8.2 rule)."""
+    settings = config.litellm_settings
+    store = Store.open(path, settings.store_audit_logs)
+    try:
+        store.seed_list(BLOCKED_USERS, read_list(settings.blocked_user_list, config.base_dir))
+        store.seed_list(BANNED_KEYWORDS, read_list(settings.banned_keywords_list, config.base_dir))
+    finally:
+        store.close()
+
+
+class Store(ListStore, BudgetStore, LimitStore, ReportStore):
     def __init__(self, db: Database, audit_enabled: bool = True) -> None:
         self.db = db
         self.conn = db.conn

@@ -1,0 +1,81 @@
+"""Blocked end users and banned keywords (SPEC §8.2–§8.3): idempotent adds and removes, audited per
+changed value, effective on the next request in every worker. The routes exist even when the
+guardrail is off; enforcement needs the guardrail in `litellm_settings.callbacks`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gated.admin import schemas
+from gated.admin.common import json_response, principal, read_model, store_call
+from gated.errors import InvalidRequest
+from gated.guardrails.keywords import normalise
+from gated.routes import ADMIN_ONLY, Route
+from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListKind
+from gated.store.store import Store
+
+
+async def _change(request: web.Request, kind: ListKind, values: list[str], add: bool) -> web.Response:
+    changed = await store_call(request, Store.change_list, kind, values, add, principal(request).actor())
+    unchanged = [v for v in dict.fromkeys(values) if v not in changed]
+    return json_response({"changed": changed, "unchanged": unchanged})
+
+
+async def block_users(request: web.Request) -> web.Response:
+    body = await read_model(request, schemas.UserIds)
+    return await _change(request, BLOCKED_USERS, body.user_ids, add=True)
+
+
+async def unblock_users(request: web.Request) -> web.Response:
+    body = await read_model(request, schemas.UserIds)
+    return await _change(request, BLOCKED_USERS, body.user_ids, add=False)
+
+
+async def blocked_users(request: web.Request) -> web.Response:
+    return json_response({"data": await store_call(request, Store.list_values, BLOCKED_USERS)})
+
+
+async def _keywords(request: web.Request) -> list[str]:
+    body = await read_model(request, schemas.Keywords)
+    for index, keyword in enumerate(body.keywords):
+        if not normalise(keyword).strip():
+            raise InvalidRequest("a keyword must contain visible characters", param=f"keywords[{index}]")
+    return body.keywords
+
+
+async def add_keywords(request: web.Request) -> web.Response:
+    return await _change(request, BANNED_KEYWORDS, await _keywords(request), add=True)
+
+
+async def remove_keywords(request: web.Request) -> web.Response:
+    return await _change(request, BANNED_KEYWORDS, await _keywords(request), add=False)
+
+
+async def list_keywords(request: web.Request) -> web.Response:
+    return json_response({"data": await store_call(request, Store.list_values, BANNED_KEYWORDS)})
+
+
+def _block_routes() -> list[Route]:
+    routes = []
+    for prefix in ("/user", "/customer", "/end_user"):
+        alias = "" if prefix == "/user" else " (alias of the /user/ route)"
+        routes += [
+            Route("POST", f"{prefix}/block", block_users, ADMIN_ONLY, "Block end users by id" + alias,
+                  schemas.UserIds, schemas.ListChange, group="guardrails"),
+            Route("POST", f"{prefix}/unblock", unblock_users, ADMIN_ONLY, "Unblock end users by id" + alias,
+                  schemas.UserIds, schemas.ListChange, group="guardrails"),
+        ]
+    return routes
+
+
+ROUTES = [
+    *_block_routes(),
+    Route("GET", "/user/blocked", blocked_users, ADMIN_ONLY, "The blocked end-user ids", None, schemas.ListValues,
+          group="guardrails"),
+    Route("GET", "/banned_keywords", list_keywords, ADMIN_ONLY, "The banned keywords", None, schemas.ListValues,
+          group="guardrails"),
+    Route("POST", "/banned_keywords/add", add_keywords, ADMIN_ONLY, "Ban keywords", schemas.Keywords,
+          schemas.ListChange, group="guardrails"),
+    Route("POST", "/banned_keywords/remove", remove_keywords, ADMIN_ONLY, "Unban keywords", schemas.Keywords,
+          schemas.ListChange, group="guardrails"),
+]

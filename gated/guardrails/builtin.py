@@ -1,0 +1,3 @@
+"""The built-in guardrails, listed once: importing this module registers them all."""
+
+from gated.guardrails import banned_keywords, blocked_user_check  # noqa: F401

@@ -1,0 +1,74 @@
+"""Banned-keyword matching in linear time (Aho-Corasick, pyahocorasick) on normalised text:
+NFKC, casefold, default-ignorable code points removed, white space runs folded to one space.
+`word` mode needs Unicode word boundaries around a match, except at a side whose character
+belongs to a script written without spaces (CJK, Thai, …), where substrings match."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import ahocorasick
+
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties), as ranges
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]+")
+SPACE = re.compile(r"\s+")
+# scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, CJK, kana, Hangul…
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _IGNORABLE.sub("", text)
+    return SPACE.sub(" ", text)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class KeywordMatcher:
+    def __init__(self, keywords: Iterable[str], mode: str = "word") -> None:
+        self.mode = mode
+        self.keywords: dict[str, str] = {}          # normalised → as configured
+        for keyword in keywords:
+            normalised = normalise(keyword).strip()
+            if normalised:
+                self.keywords.setdefault(normalised, keyword)
+        self.longest = max(map(len, self.keywords), default=0)
+        self._automaton: ahocorasick.Automaton | None = None
+        if self.keywords:
+            automaton = ahocorasick.Automaton()
+            for normalised in self.keywords:
+                automaton.add_word(normalised, normalised)
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def __bool__(self) -> bool:
+        return self._automaton is not None
+
+    def find_normalised(self, text: str) -> str | None:
+        """The first banned keyword (as configured) in already-normalised `text`, else None."""
+        if self._automaton is None:
+            return None
+        for end, keyword in self._automaton.iter(text):
+            if self.mode == "substring" or self._on_boundaries(text, end - len(keyword) + 1, end, keyword):
+                return self.keywords[keyword]
+        return None
+
+    def find(self, text: str) -> str | None:
+        return self.find_normalised(normalise(text)) if self._automaton is not None else None
+
+    @staticmethod
+    def _on_boundaries(text: str, start: int, end: int, keyword: str) -> bool:
+        left_ok = start == 0 or not _is_word_char(text[start - 1]) or bool(_UNSPACED.match(keyword[0])) \
+            or not _is_word_char(keyword[0])
+        right_ok = end + 1 >= len(text) or not _is_word_char(text[end + 1]) or bool(_UNSPACED.match(keyword[-1])) \
+            or not _is_word_char(keyword[-1])
+        return left_ok and right_ok
