@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ class RunReport:
 
 
 def _refusal(guardrail: Guardrail, verdict: Verdict) -> GatewayError:
+    """The guardrail's error, named after it so spend rows and clients can tell who refused."""
     error = verdict.error
     assert error is not None
     error.rejected_by = guardrail.name
@@ -38,12 +40,17 @@ class GuardrailRunner:
         self.remote = [g for g in guardrails if not g.local]
         self.output = [g for g in guardrails if g.checks_output]
         self.policies = policies
+        # (guardrail, outcome) → count; outcome is allow, block, error or fail_open (exported as metrics)
+        self.decisions: Counter[tuple[str, str]] = Counter()
 
     def __bool__(self) -> bool:
         return bool(self.local or self.remote)
 
     def policy(self, guardrail: Guardrail) -> CallbackSettings:
         return self.policies.get(guardrail.name) or CallbackSettings()
+
+    def _count(self, guardrail: Guardrail, verdict: Verdict) -> None:
+        self.decisions[(guardrail.name, "allow" if verdict.allowed else "block")] += 1
 
     async def check_input(self, ctx: CheckContext) -> RunReport:
         """Return normally when allowed; raise the refusal (or 503 guardrail_unavailable)."""
@@ -52,6 +59,7 @@ class GuardrailRunner:
             started = time.perf_counter()
             verdict = await guardrail.check(ctx)
             report.timings_ms[guardrail.name] = (time.perf_counter() - started) * 1000
+            self._count(guardrail, verdict)
             if not verdict.allowed:
                 raise _refusal(guardrail, verdict)
         if self.remote:
@@ -68,6 +76,7 @@ class GuardrailRunner:
     async def check_output(self, ctx: CheckContext, texts: list[str]) -> None:
         for guardrail in self.output:
             verdict = await guardrail.check_output(ctx, texts)
+            self._count(guardrail, verdict)
             if not verdict.allowed:
                 raise _refusal(guardrail, verdict)
 
@@ -93,9 +102,12 @@ class GuardrailRunner:
         try:
             for next_done in asyncio.as_completed(tasks):
                 guardrail, verdict, failure = await next_done
-                if verdict is not None and not verdict.allowed:
-                    raise _refusal(guardrail, verdict)
+                if verdict is not None:
+                    self._count(guardrail, verdict)
+                    if not verdict.allowed:
+                        raise _refusal(guardrail, verdict)
                 if failure is not None:
+                    self.decisions[(guardrail.name, "error")] += 1
                     failures.append((guardrail, failure))
         finally:
             for task in tasks:
@@ -105,6 +117,7 @@ class GuardrailRunner:
                 log.warning("guardrail %s failed (%s); on_error is fail_open, so the request proceeds",
                             guardrail.name, failure)
                 report.failed_open.append(guardrail.name)
+                self.decisions[(guardrail.name, "fail_open")] += 1
             else:
                 raise GuardrailUnavailable(f"the {guardrail.name} guardrail is unavailable; try again later",
                                            extra={"guardrail": guardrail.name})
