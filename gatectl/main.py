@@ -9,7 +9,7 @@ import typer
 
 from gatectl import output
 from gatectl.client import ApiError, Unreachable
-from gatectl.commands import audit, health, keys, models, spend, teams, users
+from gatectl.commands import audit, health, keys, keywords, models, spend, teams, users
 from gatectl.state import State
 
 EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="key")
 app.add_typer(users.app, name="user")
 app.add_typer(spend.app, name="spend")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keywords.app, name="keywords")
 app.add_typer(models.app, name="models")
 app.command("health")(health.health)
 

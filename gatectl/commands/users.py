@@ -104,3 +104,40 @@ def delete(ctx: typer.Context, user_ids: Annotated[list[str], typer.Argument(hel
         output.emit_json(data)
     else:
         output.message("Deleted users: " + ", ".join(data["deleted"]))
+
+
+def list_change(state: State, title: str, data: dict[str, Any]) -> None:
+    """The answer of a list add/remove: what changed and what already was so."""
+    if state.json:
+        output.emit_json(data)
+        return
+    output.table(title, ["changed", "unchanged (already so)"],
+                 [(", ".join(data["changed"]) or "-", ", ".join(data["unchanged"]) or "-")])
+
+
+EndUserIds = Annotated[list[str], typer.Argument(help="end-user ids (the `user` field of LLM requests)")]
+
+
+@app.command("block")
+def block(ctx: typer.Context, user_ids: EndUserIds) -> None:
+    """Block end users: their LLM requests are refused by blocked_user_check (POST /user/block)."""
+    state: State = ctx.obj
+    list_change(state, "Blocked", state.client().post("/user/block", {"user_ids": user_ids}))
+
+
+@app.command("unblock")
+def unblock(ctx: typer.Context, user_ids: EndUserIds) -> None:
+    """Unblock end users (POST /user/unblock)."""
+    state: State = ctx.obj
+    list_change(state, "Unblocked", state.client().post("/user/unblock", {"user_ids": user_ids}))
+
+
+@app.command("blocked")
+def blocked(ctx: typer.Context) -> None:
+    """List the blocked end-user ids (GET /user/blocked)."""
+    state: State = ctx.obj
+    data = state.client().get("/user/blocked")
+    if state.json:
+        output.emit_json(data)
+        return
+    output.table("Blocked end users", ["user_id"], ([u] for u in data["data"]))
