@@ -136,3 +136,13 @@ def test_team_tpm_limit(gated):
     instance.wait_rows(1)
     second = key.post("/v1/chat/completions", BODY)
     assert second.status_code == 429 and "tpm_limit" in second.json()["error"]["message"]
+
+
+def test_sequential_requests_use_the_whole_budget(gated):
+    """Reservations are settled as each request ends, so sequential callers are refused only when
+    the real spend leaves no room for another worst case — not because rows wait in a queue."""
+    instance = gated(mock_config())
+    admin = Api(instance.url, MASTER_KEY)
+    key = Api(instance.url, admin.ok("/key/generate", {"max_budget": 10 * COST})["key"])
+    statuses = [key.post("/v1/chat/completions", BODY).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429, 429]

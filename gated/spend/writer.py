@@ -1,6 +1,6 @@
 """SpendWriter: a bounded in-memory queue of spend rows flushed in batches (every 50 ms or 500
 rows, one transaction each) on the store thread. A full queue makes producers wait; nothing is
-dropped; close() drains everything."""
+dropped; close() drains everything. Rows of budgeted requests skip the queue (see put)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,12 @@ class SpendWriter:
         return self._queue.qsize()
 
     async def put(self, record: SpendRecord) -> None:
-        await self._queue.put(record.to_row())
+        """Queue the row; a row that settles a budget reservation is written at once instead, so
+        the reservation is released before the next request of that key is admitted."""
+        if record.reserved:
+            await self._write([record.to_row()])
+        else:
+            await self._queue.put(record.to_row())
 
     async def _run(self) -> None:
         stop = False
