@@ -6,7 +6,7 @@ PIP := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 4000
 
-.PHONY: run test lint completions clean
+.PHONY: run test lint completions clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "gate needs Python >= 3.11"; exit 1; }
@@ -23,7 +23,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/gated --config examples/quickstart.yaml --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test
+# The browser tests use Debian's chromium (never a downloaded browser); installed only when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
+
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

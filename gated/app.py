@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from gated.routing.router import Router
 from gated.spend.retention import prune_forever
 from gated.spend.writer import SpendWriter
 from gated.store.worker import StoreWorker
+from gated.web.docs import DocsSettings
+from gated.web.metrics import Metrics
 
 
 def create_app(config: Config, db_path: str | Path) -> web.Application:
@@ -32,11 +35,13 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
         client_max_size=int(config.general_settings.max_request_size_mb * 1024 * 1024),
     )
     app[appkeys.CONFIG] = config
-    app[appkeys.SETTINGS] = {"db_path": str(db_path), "secrets": config.secrets(), "started_at": int(time.time())}
+    app[appkeys.SETTINGS] = {"db_path": str(db_path), "secrets": config.secrets(), "started_at": int(time.time()),
+                             "docs": DocsSettings.from_env(os.environ)}
     specs = {}
     for route in all_routes():
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
+    app[appkeys.METRICS] = Metrics()
     app.on_response_prepare.append(middlewares.add_request_id_header)
     app.cleanup_ctx.extend([_store, _directory, _http, _guardrails, _router, _spend, _retention])
     return app
@@ -78,12 +83,14 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
                                        deps)
         for name in config.litellm_settings.callbacks
     ]
-    app[appkeys.GUARDRAILS] = GuardrailRunner(guardrails, dict(config.callback_settings))
+    app[appkeys.GUARDRAILS] = GuardrailRunner(guardrails, dict(config.callback_settings),
+                                              record=app[appkeys.METRICS].count_guardrail)
     yield
 
 
 async def _router(app: web.Application) -> AsyncIterator[None]:
-    app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(app[appkeys.HTTP]))
+    app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(app[appkeys.HTTP]),
+                                 on_failure=app[appkeys.METRICS].count_upstream_failure)
     yield
 
 

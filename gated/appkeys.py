@@ -19,6 +19,7 @@ ROUTER = web.AppKey("router", "Router")
 SPEND = web.AppKey("spend", "SpendWriter")
 ROUTE_SPECS = web.AppKey("route_specs", dict[Any, Any])
 GUARDRAILS = web.AppKey("guardrails", "GuardrailRunner")
+METRICS = web.AppKey("metrics", "Metrics")
 
 # request-scoped values (aiohttp requests are MutableMappings; plain string keys, named once here)
 REQUEST_ID = "gated.request_id"
@@ -26,5 +27,5 @@ STARTED = "gated.started"
 PRINCIPAL = "gated.principal"
 LOG_FIELDS = "gated.log_fields"
 
-__all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS", "GUARDRAILS",
+__all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS", "GUARDRAILS", "METRICS",
            "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]

@@ -7,8 +7,10 @@ import argparse
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from aiohttp import web
@@ -116,6 +118,15 @@ def serve(config: Config, db_path: Path, host: str, port: int, reuse_port: bool)
 
 
 def run_workers(config: Config, db_path: Path, args: argparse.Namespace) -> int:
+    metrics_dir = tempfile.mkdtemp(prefix="gated-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by prometheus_client when a worker imports it
+    try:
+        return _fork_workers(config, db_path, args)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _fork_workers(config: Config, db_path: Path, args: argparse.Namespace) -> int:
     children = []
     for _ in range(args.workers):
         pid = os.fork()

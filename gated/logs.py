@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gated.redact import SecretFilter
 
@@ -27,6 +28,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a client's malformed HTTP (a NUL in a header, say) as an ERROR with a traceback;
+    it is the client's fault, so keep one informative line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused a malformed HTTP request: %s", (str(error.message).strip()[:200],)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -37,3 +51,4 @@ def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("aiohttp.server").addFilter(MalformedHttpFilter())

@@ -50,10 +50,13 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         status = response.status
         return response
     finally:
-        fields.update(
-            request_id=request[appkeys.REQUEST_ID], method=request.method, path=request.path,
-            status=status, latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        seconds = time.perf_counter() - started
+        fields.update(request_id=request[appkeys.REQUEST_ID], method=request.method, path=request.path,
+                      status=status, latency_ms=round(seconds * 1000, 3))
+        resource = request.match_info.route.resource
+        request.app[appkeys.METRICS].observe_request(
+            resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",
+            status, seconds, fields.get("overhead_ms"), fields.get("cost"))
         access_log.info("%s %s %s %.1fms id=%s", request.method, request.path, status,
                         fields["latency_ms"], fields["request_id"], extra={"fields": fields})
 

@@ -18,6 +18,22 @@ SCOPED = "scoped"        # a master key or a virtual key; the handler applies th
 
 
 @dataclass(frozen=True)
+class Param:
+    """A query parameter (or a `{name}` in the path), for the OpenAPI document."""
+
+    name: str
+    description: str
+    required: bool = False
+    type: str = "string"
+
+
+PAGING = (Param("limit", "rows per page, 1–1000 (default 100)", type="integer"),
+          Param("cursor", "next_cursor of the previous page"))
+DATES = (Param("start_date", "first day, YYYY-MM-DD (UTC, inclusive)"),
+         Param("end_date", "last day, YYYY-MM-DD (UTC, inclusive)"))
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -28,12 +44,14 @@ class Route:
     response_model: type[BaseModel] | None = None
     openai: bool = False   # part of the OpenAI-compatible surface
     group: str = "gateway"
+    params: tuple[Param, ...] = ()
 
 
 def all_routes() -> list[Route]:
     from gated.admin import audit, keys, lists, spend, teams, users
     from gated.proxy.handlers import ROUTES as proxy_routes
+    from gated.web import docs, metrics, model_hub
     from gated.web.health import ROUTES as health_routes
 
-    return [*proxy_routes, *health_routes, *keys.ROUTES, *teams.ROUTES, *users.ROUTES, *audit.ROUTES,
-            *spend.ROUTES, *lists.ROUTES]
+    return [*proxy_routes, *health_routes, *metrics.ROUTES, *docs.ROUTES, *model_hub.ROUTES, *keys.ROUTES, *teams.ROUTES,
+            *users.ROUTES, *audit.ROUTES, *spend.ROUTES, *lists.ROUTES]

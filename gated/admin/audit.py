@@ -9,7 +9,7 @@ from aiohttp import web
 from gated.admin import schemas
 from gated.admin.common import date_range, json_response, paging, store_call
 from gated.errors import InvalidRequest, NotFound
-from gated.routes import ADMIN_ONLY, Route
+from gated.routes import ADMIN_ONLY, DATES, PAGING, Param, Route
 from gated.store.store import Store
 
 FILTERS = ("object_id", "table_name", "action", "changed_by")
@@ -37,6 +37,8 @@ async def entry(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/audit", list_audit, ADMIN_ONLY, "Audit log entries, newest first (paged, filtered)", None,
-          schemas.Page, group="audit"),
-    Route("GET", "/audit/{id}", entry, ADMIN_ONLY, "One audit log entry", None, schemas.AuditEntry, group="audit"),
+          schemas.Page, group="audit",
+          params=(*(Param(name, f"only entries with this {name}") for name in FILTERS), *DATES, *PAGING)),
+    Route("GET", "/audit/{id}", entry, ADMIN_ONLY, "One audit log entry", None, schemas.AuditEntry, group="audit",
+          params=(Param("id", "the entry's id", required=True),)),
 ]

@@ -14,7 +14,7 @@ from gated.admin.common import json_response, paging, principal, read_model, req
 from gated.auth import ADMIN, TEAM_ADMIN, USER, Principal, hash_key
 from gated.durations import add_duration
 from gated.errors import Forbidden, NotFound
-from gated.routes import SCOPED, Route
+from gated.routes import PAGING, SCOPED, Param, Route
 from gated.spend.record import iso, utc_now
 from gated.store.admin import public
 from gated.store.store import Store
@@ -153,8 +153,11 @@ ROUTES = [
           schemas.KeyRef, schemas.KeyGenerated, group="keys"),
     Route("POST", "/key/delete", delete, SCOPED, "Delete keys (raw keys or token ids)",
           schemas.KeyDelete, schemas.Deleted, group="keys"),
-    Route("GET", "/key/info", info, SCOPED, "A key's settings and spend (?key=)", None, schemas.KeyInfo, group="keys"),
+    Route("GET", "/key/info", info, SCOPED, "A key's settings and spend (?key=)", None, schemas.KeyInfo, group="keys",
+          params=(Param("key", "a raw key or its token_id", required=True),)),
     Route("POST", "/key/info", info, SCOPED, "A key's settings and spend (key in the body)",
           schemas.KeyRef, schemas.KeyInfo, group="keys"),
-    Route("GET", "/key/list", list_keys, SCOPED, "List keys (paged)", None, schemas.Page, group="keys"),
+    Route("GET", "/key/list", list_keys, SCOPED, "List keys (paged)", None, schemas.Page, group="keys",
+          params=(Param("team_id", "only this team's keys"), Param("user_id", "only this user's keys"),
+                  Param("key_alias", "only the key with this alias"), *PAGING)),
 ]

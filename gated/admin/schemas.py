@@ -192,6 +192,12 @@ class UserOut(_Open):
     lifetime_spend: float = 0
 
 
+class UserInfo(_Open):
+    user_id: str
+    user_info: UserOut
+    keys: list[dict[str, Any]]
+
+
 class AuditEntry(_Open):
     id: str
     updated_at: str

@@ -13,7 +13,7 @@ from gated.admin import schemas
 from gated.admin.common import date_range, json_response, paging, principal, store_call
 from gated.auth import ADMIN
 from gated.errors import InvalidRequest
-from gated.routes import ADMIN_ONLY, SCOPED, Route
+from gated.routes import ADMIN_ONLY, DATES, PAGING, SCOPED, Param, Route
 from gated.spend.record import ERROR, REJECTED, SUCCESS
 from gated.store.reports import LOG_FILTERS
 from gated.store.store import Store
@@ -80,10 +80,10 @@ def _summary(group: str) -> Any:
 ROUTES = [
     Route("GET", "/spend/tags", tags, ADMIN_ONLY,
           "Spend per request tag over successful requests (start_date/end_date: UTC days, inclusive)",
-          None, TagSpendList, group="spend"),
+          None, TagSpendList, group="spend", params=DATES),
     Route("GET", "/spend/logs", logs, SCOPED, "Spend rows, newest first (admin; a key reads its own)", None,
-          schemas.Page, group="spend"),
-    Route("GET", "/spend/keys", _summary("keys"), ADMIN_ONLY, "Spend per key", None, schemas.Page, group="spend"),
-    Route("GET", "/spend/teams", _summary("teams"), ADMIN_ONLY, "Spend per team", None, schemas.Page, group="spend"),
-    Route("GET", "/spend/users", _summary("users"), ADMIN_ONLY, "Spend per user", None, schemas.Page, group="spend"),
+          schemas.Page, group="spend",
+          params=(*(Param(name, f"only rows with this {name}") for name in (*LOG_FILTERS, "tag")), *DATES, *PAGING)),
+    *(Route("GET", f"/spend/{group}", _summary(group), ADMIN_ONLY, f"Spend per {group.rstrip('s')}", None,
+            schemas.Page, group="spend", params=(*DATES, *PAGING)) for group in ("keys", "teams", "users")),
 ]

@@ -13,7 +13,7 @@ from gated.admin.access import require_team_scope
 from gated.admin.common import json_response, paging, principal, read_model, required_query, store_call
 from gated.auth import TEAM_ADMIN
 from gated.errors import Forbidden, NotFound
-from gated.routes import ADMIN_ONLY, SCOPED, Route
+from gated.routes import ADMIN_ONLY, PAGING, SCOPED, Param, Route
 from gated.store.admin import public
 from gated.store.store import Store
 
@@ -112,6 +112,7 @@ ROUTES = [
     Route("POST", "/team/unblock", unblock, ADMIN_ONLY, "Unblock a team", schemas.TeamRef, schemas.TeamOut,
           group="teams"),
     Route("GET", "/team/info", info, SCOPED, "A team, its settings and its keys (?team_id=)", None,
-          schemas.TeamInfo, group="teams"),
-    Route("GET", "/team/list", list_teams, ADMIN_ONLY, "List teams (paged)", None, schemas.Page, group="teams"),
+          schemas.TeamInfo, group="teams", params=(Param("team_id", "the team's id", required=True),)),
+    Route("GET", "/team/list", list_teams, ADMIN_ONLY, "List teams (paged)", None, schemas.Page, group="teams",
+          params=PAGING),
 ]

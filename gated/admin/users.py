@@ -10,7 +10,7 @@ from aiohttp import web
 from gated.admin import schemas
 from gated.admin.common import json_response, paging, principal, read_model, required_query, store_call
 from gated.errors import NotFound
-from gated.routes import ADMIN_ONLY, Route
+from gated.routes import ADMIN_ONLY, PAGING, Param, Route
 from gated.store.admin import public
 from gated.store.store import Store
 
@@ -65,6 +65,8 @@ ROUTES = [
           group="users"),
     Route("POST", "/user/delete", delete, ADMIN_ONLY, "Delete users and their keys", schemas.UserDelete,
           schemas.Deleted, group="users"),
-    Route("GET", "/user/info", info, ADMIN_ONLY, "A user and its keys (?user_id=)", None, None, group="users"),
-    Route("GET", "/user/list", list_users, ADMIN_ONLY, "List users (paged)", None, schemas.Page, group="users"),
+    Route("GET", "/user/info", info, ADMIN_ONLY, "A user and its keys (?user_id=)", None, schemas.UserInfo,
+          group="users", params=(Param("user_id", "the user's id", required=True),)),
+    Route("GET", "/user/list", list_users, ADMIN_ONLY, "List users (paged)", None, schemas.Page, group="users",
+          params=PAGING),
 ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -35,13 +34,13 @@ def _refusal(guardrail: Guardrail, verdict: Verdict) -> GatewayError:
 
 
 class GuardrailRunner:
-    def __init__(self, guardrails: list[Guardrail], policies: dict[str, CallbackSettings]) -> None:
+    def __init__(self, guardrails: list[Guardrail], policies: dict[str, CallbackSettings],
+                 record: Callable[[str, str], None] = lambda guardrail, outcome: None) -> None:
         self.local = [g for g in guardrails if g.local]
         self.remote = [g for g in guardrails if not g.local]
         self.output = [g for g in guardrails if g.checks_output]
         self.policies = policies
-        # (guardrail, outcome) → count; outcome is allow, block, error or fail_open (exported as metrics)
-        self.decisions: Counter[tuple[str, str]] = Counter()
+        self.record = record  # (guardrail, outcome): allow, block, error or fail_open → metrics
 
     def __bool__(self) -> bool:
         return bool(self.local or self.remote)
@@ -50,7 +49,7 @@ class GuardrailRunner:
         return self.policies.get(guardrail.name) or CallbackSettings()
 
     def _count(self, guardrail: Guardrail, verdict: Verdict) -> None:
-        self.decisions[(guardrail.name, "allow" if verdict.allowed else "block")] += 1
+        self.record(guardrail.name, "allow" if verdict.allowed else "block")
 
     async def check_input(self, ctx: CheckContext) -> RunReport:
         """Return normally when allowed; raise the refusal (or 503 guardrail_unavailable)."""
@@ -107,7 +106,7 @@ class GuardrailRunner:
                     if not verdict.allowed:
                         raise _refusal(guardrail, verdict)
                 if failure is not None:
-                    self.decisions[(guardrail.name, "error")] += 1
+                    self.record(guardrail.name, "error")
                     failures.append((guardrail, failure))
         finally:
             for task in tasks:
@@ -117,7 +116,7 @@ class GuardrailRunner:
                 log.warning("guardrail %s failed (%s); on_error is fail_open, so the request proceeds",
                             guardrail.name, failure)
                 report.failed_open.append(guardrail.name)
-                self.decisions[(guardrail.name, "fail_open")] += 1
+                self.record(guardrail.name, "fail_open")
             else:
                 raise GuardrailUnavailable(f"the {guardrail.name} guardrail is unavailable; try again later",
                                            extra={"guardrail": guardrail.name})

@@ -77,7 +77,7 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
     finally:
         if ctx.parallel_scopes:
             await app[appkeys.STORE].run(Store.finish, ctx.parallel_scopes)
-        request[appkeys.LOG_FIELDS]["cost"] = record.spend
+        request[appkeys.LOG_FIELDS].update(cost=record.spend, overhead_ms=ctx.overhead)
         await app[appkeys.SPEND].put(record)
 
 

@@ -37,10 +37,12 @@ class ProxyContext:
     upstream_seconds: float = 0.0
     extra_headers: dict[str, str] = field(default_factory=dict)
     parallel_scopes: list[str] = field(default_factory=list)
+    overhead: float | None = None              # ms, fixed when the response headers are built
     _segments: list[Segment] | None = None
 
     def overhead_ms(self) -> str:
-        return f"{(time.perf_counter() - self.started - self.upstream_seconds) * 1000:.3f}"
+        self.overhead = (time.perf_counter() - self.started - self.upstream_seconds) * 1000
+        return f"{self.overhead:.3f}"
 
     def segments(self) -> list[Segment]:
         if self._segments is None:

@@ -51,7 +51,9 @@ def _retryable_status(status: int) -> bool:
 
 class Router:
     def __init__(self, config: Config, providers: dict[str, Provider],
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 on_failure: Callable[[str, str], None] = lambda deployment, reason: None) -> None:
+        self.on_failure = on_failure
         self.settings: RouterSettings = config.router_settings
         self.providers = providers
         self.clock = clock
@@ -76,6 +78,7 @@ class Router:
         while state.fails and state.fails[0] < now - FAIL_WINDOW_SECONDS:
             state.fails.popleft()
         log.warning("upstream %s failed: %s", state.label, reason)
+        self.on_failure(state.label, reason.split(" (")[0])
         if len(state.fails) >= self.settings.allowed_fails and self.settings.cooldown_time > 0:
             state.cooldown_until = now + self.settings.cooldown_time
             state.fails.clear()

@@ -1,0 +1,71 @@
+"""Prometheus metrics (SPEC §10) on a registry of our own. With several workers every process
+writes to PROMETHEUS_MULTIPROC_DIR (set by `gated --workers N` before forking) and a scrape of any
+worker adds them all up."""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from gated import appkeys
+from gated.routes import PUBLIC, Route
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        r = self.registry
+        self.requests = Counter("gated_requests_total", "HTTP requests answered, by route, model and status",
+                                ["route", "model", "status"], registry=r)
+        self.latency = Histogram("gated_request_duration_seconds", "Time to answer (whole stream for SSE)",
+                                 ["route", "model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.overhead = Histogram("gated_overhead_seconds", "Time spent in the gateway, upstream excluded",
+                                  ["model"], buckets=OVERHEAD_BUCKETS, registry=r)
+        self.upstream_errors = Counter("gated_upstream_errors_total", "Failed upstream attempts, by deployment",
+                                       ["deployment", "reason"], registry=r)
+        self.guardrail_decisions = Counter("gated_guardrail_decisions_total",
+                                           "Guardrail outcomes: allow, block, error, fail_open",
+                                           ["guardrail", "outcome"], registry=r)
+        self.spend = Counter("gated_spend_usd_total", "Spend recorded, in USD, by model group", ["model"],
+                             registry=r)
+        self.queue_depth = Gauge("gated_spend_queue_depth", "Spend rows waiting to be written",
+                                 multiprocess_mode="livesum", registry=r)
+
+    def count_guardrail(self, guardrail: str, outcome: str) -> None:
+        self.guardrail_decisions.labels(guardrail, outcome).inc()
+
+    def count_upstream_failure(self, deployment: str, reason: str) -> None:
+        self.upstream_errors.labels(deployment, reason).inc()
+
+    def observe_request(self, route: str, model: str, status: int, seconds: float, overhead_ms: float | None,
+                        spend: float | None) -> None:
+        self.requests.labels(route, model, str(status)).inc()
+        self.latency.labels(route, model).observe(seconds)
+        if overhead_ms is not None:
+            self.overhead.labels(model).observe(overhead_ms / 1000)
+        if spend:
+            self.spend.labels(model).inc(spend)
+
+    def exposition(self) -> bytes:
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)
+        return generate_latest(combined)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    metrics = request.app[appkeys.METRICS]
+    metrics.queue_depth.set(request.app[appkeys.SPEND].depth)
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+
+ROUTES = [Route("GET", "/metrics", metrics_endpoint, PUBLIC, "Prometheus metrics (all workers)", group="health")]
