@@ -69,6 +69,12 @@ T_KEYWORDS_MS = 5.0
 NA_NOT_BUILT = "n/a (feature not built)"
 NOISY_PCT = 10.0   # other processes' share of gated's core above which the report warns
 
+# key variants on the hot path (same gated process, interleaved with the main "gated" target)
+KEY_MASTER, KEY_VIRTUAL, KEY_BUDGET = "gated/master-key", "gated", "gated/key+budget+rpm"
+KEY_CONCS = (1, 32)
+BIG_BUDGET = 1_000_000.0         # dollars: never refuses (a request costs ~$0.0001 worst case)
+BIG_RPM = 1_000_000_000          # never refuses, but every request is counted in rate_usage
+
 
 class BenchError(Exception):
     pass
@@ -166,6 +172,26 @@ def http_request(method: str, url: str, body: Any = None, headers: dict[str, str
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection to a loopback server (sequential admin calls)."""
+
+    def __init__(self, base: str, timeout: float = 10.0) -> None:
+        assert base.startswith("http://127.0.0.1:"), base
+        host, _, port = base.split("://", 1)[1].partition(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        hdrs = {"Content-Type": "application/json", **(headers or {})} if data is not None else dict(headers or {})
+        self.conn.request(method, path, body=data, headers=hdrs)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def wait_ready(proc: Proc, url: str, timeout: float) -> float:
@@ -276,7 +302,8 @@ def request_body(model: str, stream: bool) -> dict[str, Any]:
 
 
 def body_file(workdir: Path, target: Target, stream: bool) -> Path:
-    path = workdir / f"body-{target.name}-{'stream' if stream else 'json'}.json"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in target.name)
+    path = workdir / f"body-{safe}-{'stream' if stream else 'json'}.json"
     if not path.exists():
         path.write_bytes(json.dumps(request_body(target.model, stream)).encode())
     return path
@@ -477,7 +504,8 @@ def detect_runtime_features(gated: Gated, features: Features, master_key: str) -
         if not raw:
             raise BenchError("/key/generate answered 200 without a key")
         gated.key = raw
-        features.set("virtual_key", True, "generated with POST /key/generate {} (no budget, no limits)")
+        features.set("virtual_key", True, "generated with POST /key/generate {} (no budget, no limits); "
+                                          "every `gated` figure uses it")
     else:
         features.set("virtual_key", False, f"feature not built: POST /key/generate answered {status}; "
                                            "requests use the master key")
@@ -502,6 +530,45 @@ def use_virtual_key(g: Gated, features: Features, master_key: str) -> Gated:
             raise BenchError(f"{g.proc.name}: POST /key/generate answered {status}")
         g.key = json.loads(body)["key"]
     return g
+
+
+def key_variant_targets(g: Gated, features: Features, master_key: str, upstream_pid: int) -> list[Target]:
+    """(a) the master key and (c) a virtual key with a large max_budget and rpm_limit, on the main
+    gated; the main target itself is (b), a virtual key without budget or limits. None when gated
+    has no virtual keys (then the main target already uses the master key)."""
+    if not features.on("virtual_key"):
+        return []
+    master = g.target(KEY_MASTER, upstream_pid)
+    master.key = master_key
+    status, _, body = http_request("POST", f"{g.base}/key/generate",
+                                   {"key_alias": "bench-budget-rpm", "max_budget": BIG_BUDGET, "rpm_limit": BIG_RPM},
+                                   {"Authorization": f"Bearer {master_key}"})
+    if status != 200:
+        raise BenchError(f"POST /key/generate with max_budget and rpm_limit answered {status}: {body[:300]!r}")
+    budget = g.target(KEY_BUDGET, upstream_pid)
+    budget.key = json.loads(body)["key"]
+    return [master, budget]
+
+
+def key_costs(load: dict[str, Any], features: Features) -> dict[str, Any]:
+    """Per concurrency: (a) master, (b) virtual key, (c) key with budget+rpm, and b−a, c−a, c−b."""
+    if not features.on("virtual_key") or KEY_MASTER not in load:
+        return {"available": False, "note": "no virtual keys in gated: every request uses the master key"}
+    out: dict[str, Any] = {"available": True, "budget": BIG_BUDGET, "rpm_limit": BIG_RPM, "by_conc": {}}
+    for conc in KEY_CONCS:
+        c = str(conc)
+        a, b, k = load[KEY_MASTER]["json"][c], load[KEY_VIRTUAL]["json"][c], load[KEY_BUDGET]["json"][c]
+        row: dict[str, Any] = {}
+        for label, res in (("a_master", a), ("b_virtual", b), ("c_budget_rpm", k)):
+            row[label] = {"rps": res["rps"], "p50_us": res["p50_us"], "cpu_us_per_req": res["cpu_us_per_req"],
+                          "errors": res["errors"], "others_on_core_pct": res["others_on_core_pct"]}
+        for label, x, y in (("b_minus_a", b, a), ("c_minus_a", k, a), ("c_minus_b", k, b)):
+            row[label] = {"rps": x["rps"] - y["rps"], "p50_us": x["p50_us"] - y["p50_us"],
+                          "cpu_us_per_req": (x["cpu_us_per_req"] - y["cpu_us_per_req"]
+                                             if x["cpu_us_per_req"] is not None and y["cpu_us_per_req"] is not None
+                                             else None)}
+        out["by_conc"][c] = row
+    return out
 
 
 def spend_rows(db: Path) -> int | None:
@@ -543,6 +610,7 @@ class MicroContext:
     gated_cpu: int | None
     load_cpu: int | None
     full_config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)   # detail a micro-benchmark adds to the JSON/markdown
 
 
 @dataclass
@@ -567,37 +635,191 @@ def na_row(name: str, target: str, note: str = NA_NOT_BUILT) -> dict[str, Any]:
     return {"name": name, "value": None, "unit": "", "baseline": None, "target": target, "pass": None, "note": note}
 
 
+SPEND_ROWS, SPEND_DAYS, SPEND_SEED = 1_000_000, 90, 1
+SPEND_WINDOW = ("2026-11-24", "2026-11-30")   # the last 7 days of gen_spend's history
+
+
+def _tag_truth(db: Path, window: tuple[str, str] | None) -> tuple[int, float]:
+    """(successful tagged rows, their spend) straight from the detail rows, not the roll-ups."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        sql = "SELECT count(*), total(spend) FROM spend_log_tags WHERE status = 'success'"
+        params: tuple[str, ...] = ()
+        if window:
+            sql += " AND start_time >= ? AND start_time < ?"
+            end = (dt.date.fromisoformat(window[1]) + dt.timedelta(days=1)).isoformat()
+            params = (window[0], end)
+        count, spend = conn.execute(sql, params).fetchone()
+        return count, spend
+    finally:
+        conn.close()
+
+
+def _time_spend_tags(ctx: MicroContext, db: Path, auth: dict[str, str], detail: dict[str, Any]) -> str | None:
+    """Time GET /spend/tags (all time, then a 7-day window) on a gated started on `db`; fills
+    detail["queries"]. Returns a description of the first disagreement with the rows, or None."""
+    g = start_gated("gated-spend", ctx.full_config, ctx.workdir, ctx.gated_cpu, ctx.master_key, db=db, ready_timeout=60)
+    try:
+        client = KeepAlive(g.base, timeout=60)
+        try:
+            for label, window in (("all time", None), ("last 7 days", SPEND_WINDOW)):
+                query = "" if window is None else f"?start_date={window[0]}&end_date={window[1]}"
+                times, answer = [], b""
+                for _ in range(6):
+                    t1 = time.perf_counter()
+                    status, answer = client.request("GET", f"/spend/tags{query}", headers=auth)
+                    times.append((time.perf_counter() - t1) * 1000)
+                    if status != 200:
+                        raise BenchError(f"/spend/tags{query} answered {status}: {answer[:300]!r}")
+                tags = json.loads(answer)
+                count, spend = _tag_truth(db, window)
+                got_count = sum(t["log_count"] for t in tags)
+                got_spend = sum(t["total_spend"] for t in tags)
+                if got_count != count or abs(got_spend - spend) > 1e-6 * max(1.0, spend):
+                    return (f"/spend/tags{query} says {got_count} tagged rows / ${got_spend:.4f}, "
+                            f"spend_log_tags has {count} / ${spend:.4f}")
+                detail["queries"][label] = {"query": query or "(none)", "first_ms": times[0],
+                                            "median_ms": statistics.median(times[1:]), "samples_ms": times[1:],
+                                            "tags": len(tags), "tagged_rows": count, "matches_rows": True}
+        finally:
+            client.close()
+    finally:
+        g.proc.stop()
+    return None
+
+
 @micro("/spend/tags over 1,000,000 rows", "< 200 ms")
 def micro_spend_tags(ctx: MicroContext) -> list[dict[str, Any]]:
     name, target = "/spend/tags over 1,000,000 rows", "< 200 ms"
     auth = {"Authorization": f"Bearer {ctx.master_key}"}
     status, _, _ = http_request("GET", f"{ctx.gated.base}/spend/tags", headers=auth)
     if status == 404:
+        ctx.extra["spend_tags"] = {"available": False, "note": NA_NOT_BUILT}
         return [na_row(name, target)]
     if ctx.args.quick:
+        ctx.extra["spend_tags"] = {"available": False, "note": "skipped in bench-quick"}
         return [na_row(name, target, "skipped in bench-quick (run `make bench`)")]
-    db = ctx.workdir / "spend-1m.db"
-    gen = subprocess.run([sys.executable, str(BENCH / "gen_spend.py"), str(db), "--rows", "1000000"],
-                         capture_output=True, text=True, timeout=300)
-    if gen.returncode != 0:
-        raise BenchError(f"gen_spend failed: {gen.stderr[-800:]}")
-    g = start_gated("gated-spend", ctx.full_config, ctx.workdir, ctx.gated_cpu, ctx.master_key, db=db)
+    sys.path.insert(0, str(BENCH))
+    import gen_spend  # gated's own write path: SpendRecord.to_row() → Store.insert_spend
+
+    detail: dict[str, Any] = {}
+    for attempt in (1, 2):
+        t0 = time.perf_counter()
+        if ctx.args.no_spend_cache:
+            db = ctx.workdir / "spend-1m.db"
+            db.unlink(missing_ok=True)
+            stats: dict[str, Any] | None = gen_spend.generate(db, SPEND_ROWS, SPEND_DAYS, SPEND_SEED, quiet=True)
+        else:
+            db, stats = gen_spend.cached(SPEND_ROWS, SPEND_DAYS, SPEND_SEED)
+        detail = {
+            "available": True, "rows": SPEND_ROWS, "days": SPEND_DAYS, "tags": len(gen_spend.TAGS),
+            "db_mb": db.stat().st_size / 2**20, "cached": stats is None, "prepare_s": time.perf_counter() - t0,
+            "generated": stats, "db": "(temp dir)" if ctx.args.no_spend_cache else str(db), "queries": {}}
+        mismatch = _time_spend_tags(ctx, db, auth, detail)
+        if mismatch is None:
+            break
+        if stats is None and attempt == 1:   # a cached file from older roll-up code: rebuild it once
+            print(f"bench: cached /spend/tags database disagrees with its rows ({mismatch}); rebuilding",
+                  file=sys.stderr)
+            for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                stale.unlink(missing_ok=True)
+            continue
+        raise BenchError(mismatch)
+    ctx.extra["spend_tags"] = detail
+    how = ("cached database" if stats is None else
+           f"built this run: {stats['rows_per_s']:,.0f} rows/s through Store.insert_spend")
+    return [{"name": f"{name} ({label})", "value": q["median_ms"], "unit": "ms", "baseline": None, "target": target,
+             "pass": q["median_ms"] < T_SPEND_TAGS_MS,
+             "note": f"median of 5 after one warm-up call ({q['first_ms']:.1f} ms), over HTTP; {q['tags']} tags, "
+                     f"sums equal the rows; {how}"}
+            for label, q in detail["queries"].items()]
+
+
+ABLATION_SECONDS = 3   # per point in the per-feature ablations (shorter than the main phases: wall time)
+AUDIT_BLOCK = 50   # admin changes per instance before switching to the other one
+
+
+def _audit_rows(db: Path) -> int | None:
     try:
-        results = {}
-        for label, query in (("all time", ""), ("last 7 days", "?start_date=2026-11-24&end_date=2026-11-30")):
-            times = []
-            for _ in range(6):
-                t0 = time.perf_counter()
-                status, _, body = http_request("GET", f"{g.base}/spend/tags{query}", headers=auth, timeout=60)
-                times.append((time.perf_counter() - t0) * 1000)
-                if status != 200:
-                    raise BenchError(f"/spend/tags answered {status}: {body[:300]!r}")
-            results[label] = statistics.median(times[1:])   # first call warms the page cache
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+@micro("audit log: time per admin change")
+def micro_audit_cost(ctx: MicroContext) -> list[dict[str, Any]]:
+    name = "audit log: time per admin change (POST /key/update)"
+    if not ctx.features.on("audit") or not ctx.features.on("virtual_key"):
+        ctx.extra["audit_cost"] = {"available": False, "note": NA_NOT_BUILT}
+        return [na_row(name, "")]
+    changes = 100 if ctx.args.quick else 500
+    warmup = 20
+    auth = {"Authorization": f"Bearer {ctx.master_key}"}
+    instances: dict[str, dict[str, Any]] = {}
+    try:
+        for label, on in (("on", True), ("off", False)):
+            config = json.loads(json.dumps(ctx.full_config))
+            config["litellm_settings"]["store_audit_logs"] = on
+            g = start_gated(f"gated-audit-{label}", config, ctx.workdir, ctx.gated_cpu, ctx.master_key)
+            client = KeepAlive(g.base)
+            status, body = client.request("POST", "/key/generate", {"key_alias": f"bench-audit-{label}"}, auth)
+            if status != 200:
+                raise BenchError(f"gated-audit-{label}: /key/generate answered {status}: {body[:300]!r}")
+            instances[label] = {"gated": g, "client": client, "key": json.loads(body)["key"], "lat": [], "cpu": 0.0,
+                                "n": 0}
+        seq = 0
+
+        def change(inst: dict[str, Any], label: str) -> float:
+            nonlocal seq
+            seq += 1
+            t0 = time.perf_counter()
+            status, body = inst["client"].request(
+                "POST", "/key/update", {"key": inst["key"], "key_alias": f"bench-audit-{label}-{seq}"}, auth)
+            elapsed = time.perf_counter() - t0
+            if status != 200:
+                raise BenchError(f"gated-audit-{label}: /key/update answered {status}: {body[:300]!r}")
+            return elapsed
+
+        for label, inst in instances.items():
+            for _ in range(warmup):
+                change(inst, label)
+            inst["rows_before"] = _audit_rows(inst["gated"].db)   # gated may audit its own start (list seeding)
+        for _ in range(changes // AUDIT_BLOCK):          # blocks interleaved, so drift hits both alike
+            for label, inst in instances.items():
+                pid = inst["gated"].proc.pid
+                cpu0 = tree_cpu_seconds(pid)
+                inst["lat"].extend(change(inst, label) for _ in range(AUDIT_BLOCK))
+                inst["cpu"] += tree_cpu_seconds(pid) - cpu0
+                inst["n"] += AUDIT_BLOCK
+        out: dict[str, Any] = {"available": True, "changes_each": changes, "call": "POST /key/update (key_alias)",
+                               "sequential": True}
+        for label, inst in instances.items():
+            lat = sorted(inst["lat"])
+            out[label] = {"median_us": statistics.median(lat) * 1e6, "mean_us": statistics.fmean(lat) * 1e6,
+                          "p90_us": lat[int(len(lat) * 0.9) - 1] * 1e6,
+                          "cpu_us_per_change": inst["cpu"] * 1e6 / inst["n"]}
     finally:
-        g.proc.stop()
-    return [{"name": f"{name} ({label})", "value": ms, "unit": "ms", "baseline": None, "target": target,
-             "pass": ms < T_SPEND_TAGS_MS, "note": "median of 5 after one warm-up call, over HTTP"}
-            for label, ms in results.items()]
+        for inst in instances.values():
+            inst["client"].close()
+            inst["gated"].proc.stop()
+    for label, inst in instances.items():   # stopped: the databases are quiet
+        after = _audit_rows(inst["gated"].db)
+        before = inst.get("rows_before")
+        out[label]["audit_rows"] = None if after is None or before is None else after - before
+    out["rows_ok"] = out["on"]["audit_rows"] == changes and out["off"]["audit_rows"] == 0
+    if not out["rows_ok"]:
+        raise BenchError(f"audit rows written by the timed changes: on={out['on']['audit_rows']} (expected "
+                         f"{changes}), off={out['off']['audit_rows']} (expected 0)")
+    out["diff"] = {k: out["on"][k] - out["off"][k] for k in ("median_us", "mean_us", "cpu_us_per_change")}
+    ctx.extra["audit_cost"] = out
+    return [{"name": name, "value": out["diff"]["median_us"], "unit": "µs", "baseline": out["off"]["median_us"],
+             "target": "", "pass": None,
+             "note": f"median latency with store_audit_logs true minus false, {changes} sequential changes each "
+                     f"(baseline = false); gated CPU {out['diff']['cpu_us_per_change']:+.0f} µs/change"}]
 
 
 @micro("10,000 banned keywords on a 100 kB prompt", "< 5 ms")
@@ -634,7 +856,8 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rows.append(na_row("spend logging", "", "n/a (always on in gated; cannot be switched off to compare)"))
     if ctx.features.on("audit"):
-        rows.append(na_row("audit log", "", "n/a (audit rows come from admin changes only; no per-request work)"))
+        rows.append(na_row("audit log (per LLM request)", "",
+                           "n/a (audit rows come from admin changes only; their cost is measured above)"))
     else:
         rows.append(na_row("audit log", ""))
     if ctx.features.on("metrics"):
@@ -647,25 +870,35 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
             rows.append(na_row(f"guardrail {g}", ""))
     if not built:
         return rows
-    seconds = ctx.args.duration
+    seconds = min(ctx.args.duration, ABLATION_SECONDS)
     full = ctx.gated.target("gated", ctx.upstream_pid)
+    others: dict[str, Gated] = {}
+    try:
+        for g in built:   # all ablated instances up at once (idle ones cost nothing), sharing the full runs
+            without = tuple(x for x in built if x != g)
+            others[g] = use_virtual_key(start_gated(f"gated-no-{g}", gated_config(ctx.upstream_base, ctx.master_key,
+                                                                                  without),
+                                                    ctx.workdir, ctx.gated_cpu, ctx.master_key),
+                                        ctx.features, ctx.master_key)
+        ablated = {g: o.target(f"gated-no-{g}", ctx.upstream_pid) for g, o in others.items()}
+        for t in ablated.values():
+            run_wrk(t, False, 32, 1, ctx.workdir, ctx.load_cpu)  # warm-up
+        f_runs: list[dict[str, Any]] = []
+        a_runs: dict[str, list[dict[str, Any]]] = {g: [] for g in ablated}
+        for _ in range(ctx.args.runs):   # interleaved, so drift hits all alike
+            f_runs.append(run_wrk(full, False, 32, seconds, ctx.workdir, ctx.load_cpu))
+            for g, t in ablated.items():
+                a_runs[g].append(run_wrk(t, False, 32, seconds, ctx.workdir, ctx.load_cpu))
+    finally:
+        for o in others.values():
+            o.proc.stop()
+    f = median_of(f_runs)
     for g in built:
-        without = tuple(x for x in built if x != g)
-        other = start_gated(f"gated-no-{g}", gated_config(ctx.upstream_base, ctx.master_key, without),
-                            ctx.workdir, ctx.gated_cpu, ctx.master_key)
-        try:
-            ablated = use_virtual_key(other, ctx.features, ctx.master_key).target(f"gated-no-{g}", ctx.upstream_pid)
-            run_wrk(ablated, False, 32, 1, ctx.workdir, ctx.load_cpu)  # warm-up
-            a_runs, f_runs = [], []
-            for _ in range(ctx.args.runs):   # interleaved, so drift hits both alike
-                a_runs.append(run_wrk(ablated, False, 32, seconds, ctx.workdir, ctx.load_cpu))
-                f_runs.append(run_wrk(full, False, 32, seconds, ctx.workdir, ctx.load_cpu))
-            a, f = median_of(a_runs), median_of(f_runs)
-        finally:
-            other.proc.stop()
+        a = median_of(a_runs[g])
         rows.append({"name": f"guardrail {g}", "value": f["cpu_us_per_req"] - a["cpu_us_per_req"], "unit": "µs CPU/req",
                      "baseline": a["cpu_us_per_req"], "target": "", "pass": None,
-                     "note": "full bench config minus the same config without it (baseline = without)"})
+                     "note": f"full bench config ({f['cpu_us_per_req']:.0f} µs) minus the same config without it "
+                             f"(baseline = without); {ctx.args.runs}× {seconds} s at c=32, interleaved"})
     return rows
 
 
@@ -704,8 +937,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
     master_key = "sk-bench-" + secrets.token_urlsafe(24)
     features = Features()
+    phases: dict[str, float] = {}
     result: dict[str, Any] = {"meta": {}, "features": {}, "load": {}, "ttft": {}, "memory": {}, "startup": {},
-                              "gatectl": {}, "micro": [], "spend_check": {}, "targets": []}
+                              "gatectl": {}, "micro": [], "key_costs": {}, "spend_tags": {}, "audit_cost": {},
+                              "spend_check": {}, "targets": []}
     try:
         # the stand-in
         up_port = free_port()
@@ -751,24 +986,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if name in args.target_pid:
                 extra.pid = int(args.target_pid[name])
             targets.append(extra)
-        for target in targets:
+        # what keys cost: the same gated with (a) the master key and (c) a key with budget + rpm limit,
+        # next to the main target (b: a virtual key without limits); non-streaming c=1 and c=32 only
+        key_targets = key_variant_targets(gated, features, master_key, upstream.pid)
+        for target in targets + key_targets:
             sanity(target)
 
+        phases["setup"] = time.perf_counter() - started
+        mark = time.perf_counter()
         # load: non-streaming at 1/8/32 and streaming at 1/32, runs interleaved across targets
-        concs = {"json": [1, 8, 32], "stream": [1, 32]}
+        concs = {"json": [1, 32] if args.quick else [1, 8, 32], "stream": [1, 32]}   # quick: no c=8 (time)
         samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for target in targets:      # warm-up (connection pools, caches); not measured
             run_wrk(target, False, 8, 1, workdir, load_cpu)
             run_wrk(target, True, 8, 1, workdir, load_cpu)
+        # (key targets hit the same, already warm gated; sanity() above sent each its first request)
         for _ in range(args.runs):
             for mode, levels in concs.items():
                 for conc in levels:
-                    for target in targets:
+                    extra = key_targets if mode == "json" and conc in KEY_CONCS else []
+                    for target in targets + extra:
                         res = run_wrk(target, mode == "stream", conc, args.duration, workdir, load_cpu)
                         samples.setdefault((target.name, mode, conc), []).append(res)
         for (name, mode, conc), runs in samples.items():
             result["load"].setdefault(name, {}).setdefault(mode, {})[str(conc)] = median_of(runs)
+        result["key_costs"] = key_costs(result["load"], features)
 
+        phases["load"], mark = time.perf_counter() - mark, time.perf_counter()
         # time to first token
         ttft_targets = targets
         result["ttft"] = measure_ttft(ttft_targets, args.ttft_requests)
@@ -787,6 +1031,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 g2.proc.stop()
 
+        phases["ttft+output-check"], mark = time.perf_counter() - mark, time.perf_counter()
         # memory after load, with the process idle again
         time.sleep(1.0)
         rss_after_kb, hwm_kb = tree_memory_kb(gated.proc.pid)
@@ -798,11 +1043,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ctx = MicroContext(args, workdir, features, gated, master_key, upstream_base, upstream.pid, gated_cpu,
                            load_cpu, full_cfg)
         for m in MICROS:
+            t_micro = time.perf_counter()
             result["micro"].extend(m.run(ctx))
+            phases[f"micro: {m.name}"] = time.perf_counter() - t_micro
+        mark = time.perf_counter()
+        result["spend_tags"] = ctx.extra.get("spend_tags", {})
+        result["audit_cost"] = ctx.extra.get("audit_cost", {})
 
         # graceful stop, then every request must have left its spend row
-        completed = sum(r["requests"] for t in ("gated",) for mode in result["load"].get(t, {}).values()
-                        for r in mode.values())
+        completed = sum(r["requests"] for t in ("gated", *(k.name for k in key_targets))
+                        for mode in result["load"].get(t, {}).values() for r in mode.values())
         code = gated.proc.stop(grace=30)
         rows = spend_rows(gated.db)
         result["spend_check"] = {"gated_exit_code": code, "spend_rows": rows, "timed_requests_completed": completed,
@@ -816,6 +1066,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["startup"] = {"gated_ready_s": statistics.median(ready_times), "samples_s": ready_times,
                              "upstream_ready_s": upstream_ready}
         result["gatectl"] = gatectl_help(5)
+        phases["spend check, starts, gatectl"] = time.perf_counter() - mark
     finally:
         stop_all()
         if not args.keep:
@@ -828,6 +1079,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     else "none (taskset missing, --no-pin, or one CPU)"),
         "cpus": ncpu, "python": platform.python_version(), "wrk": _wrk_version(), "git": _git_head(),
         "targets": [t.name for t in targets], "wall_s": round(time.perf_counter() - started, 1),
+        "phases_s": {k: round(v, 1) for k, v in phases.items()},
     }
     result["targets"] = judge(result)
     return result
@@ -936,6 +1188,7 @@ def markdown(r: dict[str, Any]) -> str:
     out = [f"# gate bench — {meta['date']} ({meta['mode']})", "",
            f"git `{meta['git']}` · {meta['cpus']} CPUs · {meta['pinning']} · median of {meta['runs']} run(s) of "
            f"{meta['duration_s']} s per point · {meta['wrk']} · Python {meta['python']} · wall {meta['wall_s']} s", "",
+           "time by phase: " + " · ".join(f"{k} {v:.0f} s" for k, v in meta.get("phases_s", {}).items()), "",
            *_noise_warning(r),
            "## SPEC §12 targets", "",
            "| bar | gated | direct baseline (same run) | target | result |", "|---|---:|---|---|---|"]
@@ -989,6 +1242,9 @@ def markdown(r: dict[str, Any]) -> str:
     sc = r["spend_check"]
     out.append(f"| spend rows after SIGTERM | {sc['spend_rows']} | ≥ {sc['timed_requests_completed']} timed requests "
                f"completed through gated; exit {sc['gated_exit_code']} → {'ok' if sc['ok'] else 'ROWS MISSING'} |")
+    out += key_costs_md(r.get("key_costs") or {})
+    out += spend_tags_md(r.get("spend_tags") or {})
+    out += audit_cost_md(r.get("audit_cost") or {})
     out += ["", "## Micro-benchmarks and per-feature costs", "", "| item | value | baseline | target | result / note |",
             "|---|---:|---:|---|---|"]
     for row in r["micro"]:
@@ -996,6 +1252,77 @@ def markdown(r: dict[str, Any]) -> str:
         note = row["note"] if row["pass"] is None else f"{_mark(row['pass'])} {row['note']}"
         out.append(f"| {row['name']} | {_fmt(row['value'], row['unit'])} | {base} | {row['target']} | {note} |")
     return "\n".join(out) + "\n"
+
+
+def _us(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.0f} µs" if signed else f"{value:.0f} µs"
+
+
+def key_costs_md(k: dict[str, Any]) -> list[str]:
+    out = ["", "## What keys cost on the hot path (non-streaming, same gated, interleaved runs)", ""]
+    if not k.get("available"):
+        return out + [f"n/a: {k.get('note', 'not measured')}"]
+    out += [f"(a) master key · (b) virtual key without budget or limits — **the main figures above** · (c) virtual "
+            f"key with max_budget ${k['budget']:,.0f} and rpm_limit {k['rpm_limit']:,} (never refuses).", "",
+            "| c | figure | (a) master | (b) virtual key | (c) key + budget + rpm | b−a: cost of virtual keys "
+            "| c−a: cost of budget+rate-limit enforcement (with the key) | c−b: enforcement alone |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for conc, row in k["by_conc"].items():
+        a, b, c = row["a_master"], row["b_virtual"], row["c_budget_rpm"]
+        ba, ca, cb = row["b_minus_a"], row["c_minus_a"], row["c_minus_b"]
+        out.append(f"| {conc} | gated CPU µs/req | {_us(a['cpu_us_per_req'])} | {_us(b['cpu_us_per_req'])} | "
+                   f"{_us(c['cpu_us_per_req'])} | {_us(ba['cpu_us_per_req'], True)} | "
+                   f"{_us(ca['cpu_us_per_req'], True)} | {_us(cb['cpu_us_per_req'], True)} |")
+        out.append(f"| {conc} | p50 | {a['p50_us']:.0f} µs | {b['p50_us']:.0f} µs | {c['p50_us']:.0f} µs | "
+                   f"{ba['p50_us']:+.0f} µs | {ca['p50_us']:+.0f} µs | {cb['p50_us']:+.0f} µs |")
+        out.append(f"| {conc} | req/s | {a['rps']:.0f} | {b['rps']:.0f} | {c['rps']:.0f} | "
+                   f"{ba['rps']:+.0f} | {ca['rps']:+.0f} | {cb['rps']:+.0f} |")
+        noise = [x.get("others_on_core_pct") for x in (a, b, c)]
+        if all(v is not None for v in noise):
+            out.append(f"| {conc} | others on gated's core | {noise[0]:.0f} % | {noise[1]:.0f} % | {noise[2]:.0f} % "
+                       f"| | | |")
+    errors = sum(row[x]["errors"] for row in k["by_conc"].values() for x in ("a_master", "b_virtual", "c_budget_rpm"))
+    if errors:
+        out += ["", f"**{errors} errors/non-2xx answers during these phases: the figures are not comparable.**"]
+    return out
+
+
+def spend_tags_md(st: dict[str, Any]) -> list[str]:
+    out = ["", "## /spend/tags over 1,000,000 logged requests", ""]
+    if not st.get("available"):
+        return out + [f"n/a: {st.get('note', 'not measured')}"]
+    gen = st["generated"]
+    made = (f"cached database ({st['db_mb']:.0f} MB, found in {st['prepare_s']:.1f} s)" if gen is None else
+            f"built this run through `Store.insert_spend`: {gen['rows']:,} rows in {gen['insert_s']:.1f} s "
+            f"({gen['rows_per_s']:,.0f} rows/s), roll-up check {gen['rollup_check']}, {st['db_mb']:.0f} MB")
+    out += [f"{st['rows']:,} spend rows over {st['days']} days, {st['tags']} tags (0–3 per row); {made}.", "",
+            "| query | median of 5 | first call | tags | tagged successful rows (from spend_log_tags) | answer = rows "
+            "| target |", "|---|---:|---:|---:|---:|---|---|"]
+    for label, q in st["queries"].items():
+        ok = q["median_ms"] < T_SPEND_TAGS_MS
+        out.append(f"| {label} `{q['query']}` | {q['median_ms']:.1f} ms | {q['first_ms']:.1f} ms | {q['tags']} | "
+                   f"{q['tagged_rows']:,} | {'yes' if q['matches_rows'] else 'NO'} | < 200 ms {_mark(ok)} |")
+    return out
+
+
+def audit_cost_md(a: dict[str, Any]) -> list[str]:
+    out = ["", "## What the audit log costs (admin changes)", ""]
+    if not a.get("available"):
+        return out + [f"n/a: {a.get('note', 'not measured')}"]
+    out += [f"{a['changes_each']} sequential `{a['call']}` calls on each of two gated instances (same config, "
+            f"store_audit_logs true / false), in interleaved blocks of {AUDIT_BLOCK}, one keep-alive connection; "
+            f"audit rows the timed changes wrote: {a['on']['audit_rows']} / {a['off']['audit_rows']}.", "",
+            "| store_audit_logs | median per change | mean | p90 | gated CPU per change |", "|---|---:|---:|---:|---:|"]
+    for label in ("on", "off"):
+        x = a[label]
+        out.append(f"| {'true' if label == 'on' else 'false'} | {x['median_us']:.0f} µs | {x['mean_us']:.0f} µs | "
+                   f"{x['p90_us']:.0f} µs | {x['cpu_us_per_change']:.0f} µs |")
+    d = a["diff"]
+    out.append(f"| **cost of the audit row** (true − false) | {d['median_us']:+.0f} µs | {d['mean_us']:+.0f} µs | | "
+               f"{d['cpu_us_per_change']:+.0f} µs |")
+    return out
 
 
 def write_results(r: dict[str, Any], out_dir: Path) -> str:
@@ -1038,6 +1365,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="process whose tree's CPU time is charged to a --target")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    p.add_argument("--no-spend-cache", action="store_true",
+                   help="build the 1M-row /spend/tags database in the temp dir instead of the cache (~1 min)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs, databases)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a SPEC §12 target fails")
     p.add_argument("--time-limit", type=int, help="watchdog in seconds; default 900, quick 180")
