@@ -31,6 +31,9 @@ chromium:
 test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+completions: $(VENV)/.installed
+	$(BIN)/python scripts/gen_cli_docs.py
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check gated gatectl tests
 

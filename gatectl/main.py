@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -41,7 +42,14 @@ def root(
         raise typer.Exit(EXIT_USAGE) from None
 
 
+COMPLETE_VAR = "_GATECTL_COMPLETE"  # set by the completion scripts in completions/ when a shell asks
+
+
 def main() -> int:
+    if COMPLETE_VAR in os.environ:
+        from typer.completion import completion_init
+
+        completion_init()  # registers bash/zsh/fish answers; only then, to keep --help fast
     try:
         # without standalone mode click returns a typer.Exit's code instead of raising it
         code = app(standalone_mode=False)

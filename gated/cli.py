@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gated import __version__
-from gated.config import WELL_KNOWN_MASTER_KEY, Config, ConfigError, load_config
+from gated.config import WELL_KNOWN_MASTER_KEY, CallbackSettings, Config, ConfigError, load_config
 from gated.logs import setup_logging
 
 log = logging.getLogger("gated")
@@ -69,6 +69,25 @@ def startup_problems(config: Config, host: str, insecure_open: bool, workers: in
     return problems
 
 
+def guardrail_problems(config: Config) -> list[str]:
+    """Each configured guardrail checks its own settings (env keys, base URLs, files) here, so a
+    problem is a one-line config error rather than a traceback at app start. from_config does no
+    network I/O, so building them twice is cheap; the app builds the real ones with real deps."""
+    from gated.guardrails import registry
+    from gated.guardrails.base import GuardrailDeps
+    from gated.guardrails.keywords import KeywordMatcher
+
+    deps = GuardrailDeps(base_dir=config.base_dir, is_blocked=lambda _: False, keywords=lambda: KeywordMatcher(()))
+    problems = []
+    for index, name in enumerate(config.litellm_settings.callbacks):
+        callback = config.callback_settings.get(name, CallbackSettings())
+        try:
+            registry.get(name).from_config(config.litellm_settings, callback, deps)
+        except ValueError as exc:
+            problems.append(f"litellm_settings.callbacks[{index}]: {name}: {exc}")
+    return problems
+
+
 def database_path(args: argparse.Namespace, config: Config) -> Path:
     if args.db:
         return Path(args.db)
@@ -87,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = with_env_master_key(config)
     setup_logging(args.log_level, args.log_format, config.secrets())
-    problems = startup_problems(config, args.host, args.insecure_open, args.workers)
+    problems = startup_problems(config, args.host, args.insecure_open, args.workers) + guardrail_problems(config)
     if problems:
         for problem in problems:
             print(f"gated: config error: {problem}", file=sys.stderr)

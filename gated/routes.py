@@ -53,5 +53,6 @@ def all_routes() -> list[Route]:
     from gated.web import docs, metrics, model_hub
     from gated.web.health import ROUTES as health_routes
 
-    return [*proxy_routes, *health_routes, *metrics.ROUTES, *docs.ROUTES, *model_hub.ROUTES, *keys.ROUTES, *teams.ROUTES,
+    return [*proxy_routes, *health_routes, *metrics.ROUTES, *docs.ROUTES, *model_hub.ROUTES, *keys.ROUTES,
+            *teams.ROUTES,
             *users.ROUTES, *audit.ROUTES, *spend.ROUTES, *lists.ROUTES]

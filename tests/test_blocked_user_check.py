@@ -100,13 +100,14 @@ def test_block_reaches_every_worker(gated):
     instance = gated(blocking_config(), "--workers", "2")
     api = Api(instance.url, MASTER_KEY)
     import httpx
+    body = {"model": "llama3", "user": "eve", "messages": [{"role": "user", "content": "x"}]}
     for _ in range(6):  # warm both workers' caches
         with httpx.Client() as client:
             client.post(instance.url + "/v1/chat/completions", headers=api.headers(),
-                        json={"model": "llama3", "user": "eve", "messages": [{"role": "user", "content": "x"}]})
+                        json=body)
     api.ok("/user/block", {"user_ids": ["eve"]})
     for _ in range(10):
         with httpx.Client() as client:
             response = client.post(instance.url + "/v1/chat/completions", headers=api.headers(),
-                                   json={"model": "llama3", "user": "eve", "messages": [{"role": "user", "content": "x"}]})
+                                   json=body)
             assert response.status_code == 403

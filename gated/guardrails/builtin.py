@@ -1,4 +1,11 @@
 """The built-in guardrails, listed once: importing this module registers them all."""
 
-from gated.guardrails import banned_keywords, blocked_user_check  # noqa: F401
-from gated.guardrails import lakera_prompt_injection, llmguard_moderations, openai_moderations  # noqa: F401
+from gated.guardrails import (  # noqa: F401
+    banned_keywords,
+    blocked_user_check,
+    google_text_moderation,
+    lakera_prompt_injection,
+    llamaguard_moderations,
+    llmguard_moderations,
+    openai_moderations,
+)

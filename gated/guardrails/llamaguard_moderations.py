@@ -128,8 +128,8 @@ def aws_region() -> str:
     for name in REGION_VARS:
         if os.environ.get(name):
             return os.environ[name]
-    raise ValueError("litellm_settings.llamaguard_model_name: no AWS region; set AWS_REGION "
-                     "(or AWS_DEFAULT_REGION / AWS_REGION_NAME)")
+    raise ValueError("no AWS region for the SageMaker endpoint: set AWS_REGION (or AWS_DEFAULT_REGION / "
+                     "AWS_REGION_NAME)")
 
 
 def sagemaker_invoker(endpoint: str, endpoint_url: str | None, timeout: float) -> Callable[[str], bytes]:
@@ -153,7 +153,8 @@ def sagemaker_invoker(endpoint: str, endpoint_url: str | None, timeout: float) -
             return bytes(response["Body"].read())
         except ClientError as exc:
             # The code (e.g. ModelError, ValidationError) is enough; messages can carry endpoint ARNs.
-            raise GuardrailError(f"SageMaker returned {exc.response.get('Error', {}).get('Code', 'an error')}") from None
+            code = exc.response.get("Error", {}).get("Code", "an error")
+            raise GuardrailError(f"SageMaker returned {code}") from None
         except BotoCoreError as exc:
             raise GuardrailError(f"SageMaker call failed ({type(exc).__name__})") from None
 
@@ -176,7 +177,7 @@ class LlamaGuardModerations(Guardrail):
         endpoint = model.removeprefix(MODEL_PREFIX)
         if not model.startswith(MODEL_PREFIX) or not endpoint:
             shown = repr(model) if model else "missing"
-            raise ValueError(f"litellm_settings.llamaguard_model_name: must be 'sagemaker/<endpoint-name>' "
+            raise ValueError(f"litellm_settings.llamaguard_model_name must be 'sagemaker/<endpoint-name>' "
                              f"(got {shown})")
         categories = DEFAULT_CATEGORIES
         if settings.llamaguard_unsafe_content_categories:

@@ -16,12 +16,12 @@ from gated.guardrails.base import GuardrailError
 
 def http_base(value: str | None, setting: str, env: str | None = None, default: str | None = None) -> str:
     """The service's base URL: the config value, else the env variable, else the default."""
+    where = f"litellm_settings.{setting}" + (f" or env {env}" if env else "")
     base = value or (os.environ.get(env) if env else None) or default
     if not base:
-        where = f"litellm_settings.{setting}" + (f" or env {env}" if env else "")
         raise ValueError(f"needs the service's base URL: set {where}")
     if not base.startswith(("http://", "https://")):
-        raise ValueError(f"{setting}: must be an http:// or https:// URL")
+        raise ValueError(f"{where}: the base URL must start with http:// or https://")
     return base.rstrip("/")
 
 

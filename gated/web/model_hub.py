@@ -114,7 +114,8 @@ h1 {{ margin: 0 0 4px; font-size: 26px; }} .lead {{ color: #5b6675; margin: 0 0 
 .card {{ background: #fff; border: 1px solid #e2e6eb; border-radius: 10px; padding: 18px 20px; }}
 .card header {{ display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }}
 .card h2 {{ font-size: 17px; margin: 0; overflow-wrap: break-word; min-width: 0; }}
-.mode {{ flex-shrink: 0; font-size: 12px; background: #eef2ff; color: #3730a3; padding: 2px 8px; border-radius: 999px; }}
+.mode {{ flex-shrink: 0; font-size: 12px; background: #eef2ff; color: #3730a3; padding: 2px 8px;
+         border-radius: 999px; }}
 .description {{ color: #5b6675; min-height: 1.5em; margin: 8px 0 12px; }}
 dl {{ display: grid; grid-template-columns: auto 1fr; gap: 4px 14px; margin: 0; }}
 dt {{ color: #5b6675; }} dd {{ margin: 0; font-variant-numeric: tabular-nums; }}
