@@ -1,7 +1,8 @@
-"""Banned-keyword matching in linear time (Aho-Corasick, pyahocorasick) on normalised text:
-NFKC, casefold, default-ignorable code points removed, white space runs folded to one space.
-`word` mode needs Unicode word boundaries around a match, except at a side whose character
-belongs to a script written without spaces (CJK, Thai, …), where substrings match."""
+"""Banned-keyword matching in linear time (Aho-Corasick, the `ahocorasick-rs` bindings of the Rust
+aho-corasick crate) on normalised text: NFKC, casefold, default-ignorable code points removed,
+white space runs folded to one space. `word` mode needs Unicode word boundaries around a match,
+except at a side whose character belongs to a script written without spaces (CJK, Thai, …),
+where substrings match."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-import ahocorasick
+import ahocorasick_rs
 
-# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties), as ranges
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties), as ranges; none is ASCII
 _IGNORABLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
     "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
@@ -24,9 +25,15 @@ _UNSPACED = re.compile(
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _IGNORABLE.sub("", text)
-    return SPACE.sub(" ", text)
+    if not text.isascii():  # ASCII needs neither NFKC nor the ignorable scan (the common, fast case)
+        text = _IGNORABLE.sub("", unicodedata.normalize("NFKC", text))
+    text = text.casefold()
+    folded = " ".join(text.split())  # much faster than a regex; keep one space at each edge that had some
+    if folded and text[:1].isspace():
+        folded = " " + folded
+    if folded and text[-1:].isspace():
+        folded += " "
+    return folded or (" " if text else "")
 
 
 def _is_word_char(char: str) -> bool:
@@ -41,14 +48,10 @@ class KeywordMatcher:
             normalised = normalise(keyword).strip()
             if normalised:
                 self.keywords.setdefault(normalised, keyword)
-        self.longest = max(map(len, self.keywords), default=0)
-        self._automaton: ahocorasick.Automaton | None = None
-        if self.keywords:
-            automaton = ahocorasick.Automaton()
-            for normalised in self.keywords:
-                automaton.add_word(normalised, normalised)
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._patterns = list(self.keywords)
+        self.longest = max(map(len, self._patterns), default=0)
+        self._automaton = (ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
+                           if self._patterns else None)
 
     def __bool__(self) -> bool:
         return self._automaton is not None
@@ -57,8 +60,9 @@ class KeywordMatcher:
         """The first banned keyword (as configured) in already-normalised `text`, else None."""
         if self._automaton is None:
             return None
-        for end, keyword in self._automaton.iter(text):
-            if self.mode == "substring" or self._on_boundaries(text, end - len(keyword) + 1, end, keyword):
+        for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+            keyword = self._patterns[index]
+            if self.mode == "substring" or self._on_boundaries(text, start, end, keyword):
                 return self.keywords[keyword]
         return None
 
@@ -69,6 +73,6 @@ class KeywordMatcher:
     def _on_boundaries(text: str, start: int, end: int, keyword: str) -> bool:
         left_ok = start == 0 or not _is_word_char(text[start - 1]) or bool(_UNSPACED.match(keyword[0])) \
             or not _is_word_char(keyword[0])
-        right_ok = end + 1 >= len(text) or not _is_word_char(text[end + 1]) or bool(_UNSPACED.match(keyword[-1])) \
+        right_ok = end >= len(text) or not _is_word_char(text[end]) or bool(_UNSPACED.match(keyword[-1])) \
             or not _is_word_char(keyword[-1])
         return left_ok and right_ok
