@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,12 @@ class GuardFake:
         return self
 
     def reset(self, mode: str = "normal") -> None:
+        """Back to `mode` with an empty record, once the previous test's stragglers have arrived
+        (a cancelled concurrent call may still reach the fake after gated answered)."""
+        seen = -1
+        while seen != len(self.received):
+            seen = len(self.received)
+            time.sleep(0.15)
         self.mode = mode
         self.received.clear()
 
