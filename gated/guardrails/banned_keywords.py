@@ -24,11 +24,10 @@ def _named(error: InvalidRequest) -> InvalidRequest:
 class BannedKeywords(Guardrail):
     name = "banned_keywords"
     local = True
-    checks_output = True
 
     def __init__(self, deps: GuardrailDeps, check_output: bool) -> None:
         self.matcher = deps.keywords
-        self.output = check_output
+        self.checks_output = check_output  # the runner asks this guardrail about answers only when set
 
     @classmethod
     def from_config(cls, settings, callback, deps):  # type: ignore[no-untyped-def]
@@ -44,12 +43,10 @@ class BannedKeywords(Guardrail):
 
     def stream_guard(self) -> StreamKeywordGuard | None:
         matcher = self.matcher()
-        if not (self.output and matcher):
+        if not (self.checks_output and matcher):
             return None
         return StreamKeywordGuard(matcher, lambda found: _named(keyword_error(found, "answer")))
 
     async def check_output(self, ctx: CheckContext, texts: list[str]) -> Verdict:
-        if not self.output:
-            return ALLOW
         found = self.matcher().find("\n".join(texts))
         return Verdict(keyword_error(found, "answer")) if found is not None else ALLOW

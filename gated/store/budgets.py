@@ -54,10 +54,11 @@ class BudgetStore:
             self.conn.execute("ROLLBACK")
             raise
 
-    def settle(self, targets: Sequence[Target], reserved: float, cost: float) -> None:
-        """Inside the caller's transaction: release a reservation and add the real cost."""
+    def settle(self, totals: dict[Target, tuple[float, float]]) -> None:
+        """Inside the caller's transaction: for each target, release the reservations of a batch and
+        add its real cost ({target: (reserved, cost)})."""
         now = utc_now()
-        for table, object_id in targets:
+        for (table, object_id), (reserved, cost) in totals.items():
             self._roll_period(table, object_id, now)
             self.conn.execute(
                 f"UPDATE {table} SET reserved = max(0, reserved - ?), spend = spend + ?, "

@@ -68,11 +68,10 @@ class LimitStore:
             self.conn.execute("UPDATE in_flight SET count = max(0, count - 1) WHERE scope = ?", (scope,))
         self.conn.execute("COMMIT")
 
-    def add_tokens(self, scopes: Sequence[str], start_time: str, tokens: int) -> None:
-        """Inside the caller's transaction: charge tokens to the window the request started in."""
-        window = start_time[:16]
-        for scope in scopes:
-            self.conn.execute(
-                "INSERT INTO rate_usage (scope, window, requests, tokens) VALUES (?, ?, 0, ?) "
-                "ON CONFLICT(scope, window) DO UPDATE SET tokens = tokens + excluded.tokens",
-                (scope, window, tokens))
+    def add_tokens(self, totals: dict[tuple[str, str], int]) -> None:
+        """Inside the caller's transaction: charge tokens to the windows requests started in
+        ({(scope, start_time): tokens}; the window is the start time's minute)."""
+        self.conn.executemany(
+            "INSERT INTO rate_usage (scope, window, requests, tokens) VALUES (?, ?, 0, ?) "
+            "ON CONFLICT(scope, window) DO UPDATE SET tokens = tokens + excluded.tokens",
+            [(scope, start_time[:16], tokens) for (scope, start_time), tokens in totals.items()])

@@ -5,6 +5,8 @@ the indexed detail rows."""
 from __future__ import annotations
 
 import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -22,23 +24,34 @@ LOG_FILTERS = ("token_id", "team_id", "user_id", "end_user", "request_id", "stat
 class ReportStore:
     conn: sqlite3.Connection
 
-    def roll_up(self, row: dict[str, Any], log_id: int) -> None:
-        """Inside the caller's transaction: add one spend row to the daily roll-ups."""
-        day, spend = row["start_time"][:10], row["spend"] or 0.0
-        self.conn.execute(
+    def roll_up(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Inside the caller's transaction: add a batch of spend rows to the daily roll-ups, one
+        upsert per (day, key, team, user, status) and per (day, tag) rather than per row."""
+        daily: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0, 0.0, 0])
+        tagged: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for row in rows:
+            day, spend = row["start_time"][:10], row["spend"] or 0.0
+            totals = daily[(day, row["token_id"] or NO_ID, row["team_id"] or NO_ID, row["user_id"] or NO_ID,
+                            row["status"])]
+            totals[0] += 1
+            totals[1] += spend
+            totals[2] += row["total_tokens"]
+            if row["status"] == "success":
+                for tag in row["tag_list"]:
+                    tag_totals = tagged[(day, tag)]
+                    tag_totals[0] += 1
+                    tag_totals[1] += spend
+        self.conn.executemany(
             "INSERT INTO spend_daily (day, token_id, team_id, user_id, status, log_count, total_spend, total_tokens)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(day, token_id, team_id, user_id, status) DO UPDATE SET"
-            " log_count = log_count + 1, total_spend = total_spend + excluded.total_spend,"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day, token_id, team_id, user_id, status) DO UPDATE SET"
+            " log_count = log_count + excluded.log_count, total_spend = total_spend + excluded.total_spend,"
             " total_tokens = total_tokens + excluded.total_tokens",
-            (day, row["token_id"] or NO_ID, row["team_id"] or NO_ID, row["user_id"] or NO_ID, row["status"],
-             spend, row["total_tokens"]))
-        if row["status"] != "success":
-            return
-        for tag in row["tag_list"]:
-            self.conn.execute(
-                "INSERT INTO spend_tag_daily (day, tag, log_count, total_spend) VALUES (?, ?, 1, ?)"
-                " ON CONFLICT(day, tag) DO UPDATE SET log_count = log_count + 1,"
-                " total_spend = total_spend + excluded.total_spend", (day, tag, spend))
+            [(*key, *totals) for key, totals in daily.items()])
+        self.conn.executemany(
+            "INSERT INTO spend_tag_daily (day, tag, log_count, total_spend) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(day, tag) DO UPDATE SET log_count = log_count + excluded.log_count,"
+            " total_spend = total_spend + excluded.total_spend",
+            [(*key, *totals) for key, totals in tagged.items()])
 
     def spend_by_tag(self, start_day: str | None, end_day: str | None) -> list[dict[str, Any]]:
         where, params = _day_window(start_day, end_day)

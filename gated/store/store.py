@@ -3,6 +3,7 @@ time (the StoreWorker's), so it holds a plain connection."""
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,30 +72,35 @@ class Store(ListStore, BudgetStore, LimitStore, ReportStore):
 
     def insert_spend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert spend rows and their tag rows in one transaction; returns how many rows."""
-        conn = self.db.conn
-        count = 0
+        conn = self.conn
+        rows = list(rows)
+        settle: dict[tuple[str, str], tuple[float, float]] = {}
+        tokens: dict[tuple[str, str], int] = {}
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # the write lock is ours until COMMIT, so the batch's ids are the next ones: give them
+            # explicitly and insert everything with executemany (tag rows need their log ids)
+            first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM spend_logs").fetchone()[0]
+            conn.executemany(_INSERT_SPEND, [(first_id + i, *_spend_values(row)) for i, row in enumerate(rows)])
+            conn.executemany(
+                "INSERT INTO spend_log_tags (log_id, tag, start_time, spend, status) VALUES (?,?,?,?,?)",
+                [(first_id + i, tag, row["start_time"], row["spend"], row["status"])
+                 for i, row in enumerate(rows) for tag in row["tag_list"]])
             for row in rows:
-                tags: list[str] = row["tag_list"]
-                cursor = conn.execute(_INSERT_SPEND, row)
-                self.settle(row["budget_targets"], row["reserved"], row["spend"] or 0.0)
-                if row["limit_scopes"]:
-                    self.add_tokens(row["limit_scopes"], row["start_time"], row["total_tokens"])
-                log_id = cursor.lastrowid
-                assert log_id is not None
-                self.roll_up(row, log_id)
-                for tag in tags:
-                    conn.execute(
-                        "INSERT INTO spend_log_tags (log_id, tag, start_time, spend, status) VALUES (?,?,?,?,?)",
-                        (log_id, tag, row["start_time"], row["spend"], row["status"]),
-                    )
-                count += 1
+                for target in row["budget_targets"]:
+                    reserved, cost = settle.get(target, (0.0, 0.0))
+                    settle[target] = (reserved + row["reserved"], cost + (row["spend"] or 0.0))
+                for scope in row["limit_scopes"]:
+                    key = (scope, row["start_time"][:16])
+                    tokens[key] = tokens.get(key, 0) + row["total_tokens"]
+            self.settle(settle)
+            self.add_tokens(tokens)
+            self.roll_up(rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return count
+        return len(rows)
 
 
 _SPEND_COLUMNS = (
@@ -104,6 +110,6 @@ _SPEND_COLUMNS = (
     "spend_logs_metadata",
 )
 _INSERT_SPEND = (
-    f"INSERT INTO spend_logs ({', '.join(_SPEND_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _SPEND_COLUMNS)})"
+    f"INSERT INTO spend_logs (id, {', '.join(_SPEND_COLUMNS)}) VALUES ({', '.join('?' * (len(_SPEND_COLUMNS) + 1))})"
 )
+_spend_values = operator.itemgetter(*_SPEND_COLUMNS)

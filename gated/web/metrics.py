@@ -5,6 +5,7 @@ worker adds them all up."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -21,6 +22,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         r = self.registry
         self.requests = Counter("gated_requests_total", "HTTP requests answered, by route, model and status",
@@ -39,20 +41,28 @@ class Metrics:
         self.queue_depth = Gauge("gated_spend_queue_depth", "Spend rows waiting to be written",
                                  multiprocess_mode="livesum", registry=r)
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: labels() takes a lock and builds keys every call."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def count_guardrail(self, guardrail: str, outcome: str) -> None:
-        self.guardrail_decisions.labels(guardrail, outcome).inc()
+        self._child(self.guardrail_decisions, guardrail, outcome).inc()
 
     def count_upstream_failure(self, deployment: str, reason: str) -> None:
-        self.upstream_errors.labels(deployment, reason).inc()
+        self._child(self.upstream_errors, deployment, reason).inc()
 
     def observe_request(self, route: str, model: str, status: int, seconds: float, overhead_ms: float | None,
                         spend: float | None) -> None:
-        self.requests.labels(route, model, str(status)).inc()
-        self.latency.labels(route, model).observe(seconds)
+        self._child(self.requests, route, model, str(status)).inc()
+        self._child(self.latency, route, model).observe(seconds)
         if overhead_ms is not None:
-            self.overhead.labels(model).observe(overhead_ms / 1000)
+            self._child(self.overhead, model).observe(overhead_ms / 1000)
         if spend:
-            self.spend.labels(model).inc(spend)
+            self._child(self.spend, model).inc(spend)
 
     def exposition(self) -> bytes:
         if not self.multiprocess:
