@@ -4,6 +4,7 @@ client's disconnect closes the upstream connection."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from gated.redact import scrub
 from gated.routing.router import Lease
 from gated.spend.record import ERROR, REJECTED, SpendRecord
 
+USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+ERROR_KEY = b'"error"'
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DONE = b"data: [DONE]\n\n"
 
@@ -108,8 +111,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                                            **ctx.extra_headers})
     await response.prepare(request)
     usage: tuple[int, int] | None = None
-    produced: list[str] = []
-    last: dict[str, Any] = {}
+    relayed: list[bytes] = []   # parsed only if the upstream never reports usage (for the estimate)
     guard = ctx.runner.stream_guard() if ctx.runner is not None else None
 
     async def send(data: bytes) -> None:
@@ -121,12 +123,11 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         async for payload in lease.response.events:
             if payload == b"[DONE]":
                 break
-            try:
-                chunk = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                chunk = None
             texts: list[str] = []
-            if isinstance(chunk, dict):
+            # most chunks are relayed without being parsed: only a possible error, a usage object or
+            # a keyword check needs the JSON
+            chunk = _parse(payload) if guard or ERROR_KEY in payload or USAGE_OBJECT.search(payload) else None
+            if chunk is not None:
                 if "error" in chunk and not chunk.get("choices"):
                     error = upstream_error(400, payload, ctx.secrets)
                     record.status, record.error_code = ERROR, error.code
@@ -137,9 +138,8 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                     usage = counts
                     if not chunk.get("choices") and not ctx.llm.client_wants_usage:
                         continue  # the gateway asked for this chunk; the client did not
-                texts = delta_texts(chunk)
-                produced.extend(texts)
-                last = chunk
+                texts = delta_texts(chunk) if guard else []
+            relayed.append(payload)
             if guard is None:
                 await send(payload)
                 continue
@@ -154,7 +154,8 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         for held in guard.finish() if guard is not None else ():
             await send(held)
         if usage is None and ctx.llm.client_wants_usage:
-            await send(orjson.dumps(_usage_chunk(last, ctx, produced)))
+            last = _parse(relayed[-1]) if relayed else None
+            await send(orjson.dumps(_usage_chunk(last or {}, ctx, _produced(relayed))))
         await response.write(DONE)
     except ConnectionResetError:
         record.status, record.error_code = ERROR, "client_disconnected"
@@ -165,10 +166,23 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         await _write_quietly(response, _error_event(error))
     finally:
         if usage is None:
-            usage = (ctx.prompt_estimate(), estimate_tokens(produced))
+            usage = (ctx.prompt_estimate(), estimate_tokens(_produced(relayed)))
             record.usage_estimated = True
         record.prompt_tokens, record.completion_tokens = usage
     return response
+
+
+def _parse(payload: bytes) -> dict[str, Any] | None:
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
+def _produced(payloads: list[bytes]) -> list[str]:
+    """The text the relayed chunks carried (for a usage estimate)."""
+    return [text for payload in payloads if (chunk := _parse(payload)) is not None for text in delta_texts(chunk)]
 
 
 async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
