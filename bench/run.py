@@ -9,7 +9,8 @@ the report says which were on). Then, on 127.0.0.1 only:
 - time to first token, ~200 sequential streamed requests, direct vs gated (asyncio client);
 - gated's RSS (idle, peak), start-to-ready time, `gatectl --help` wall time;
 - micro-benchmarks from the MICROS registry (each reports `n/a (feature not built)` until its
-  feature exists).
+  feature exists), among them what each remote guardrail adds over the bench config when its
+  service (bench/guard_standin.py) answers in 0 ms.
 Results: bench/results/latest.{md,json} plus a timestamped copy; the markdown is also printed.
 
 Pinning: the load generator, this script and the stand-in run on CPU 1, gated on CPU 0 (taskset),
@@ -71,7 +72,7 @@ NOISY_PCT = 10.0   # other processes' share of gated's core above which the repo
 
 # key variants on the hot path (same gated process, interleaved with the main "gated" target)
 KEY_MASTER, KEY_VIRTUAL, KEY_BUDGET = "gated/master-key", "gated", "gated/key+budget+rpm"
-KEY_CONCS = (1, 32)
+KEY_CONCS, KEY_CONCS_QUICK = (1, 32), (32,)   # quick: c=32 only (wall time)
 BIG_BUDGET = 1_000_000.0         # dollars: never refuses (a request costs ~$0.0001 worst case)
 BIG_RPM = 1_000_000_000          # never refuses, but every request is counted in rate_usage
 
@@ -309,12 +310,14 @@ def body_file(workdir: Path, target: Target, stream: bool) -> Path:
     return path
 
 
-def run_wrk(target: Target, stream: bool, conc: int, seconds: int, workdir: Path, cpu: int | None) -> dict[str, Any]:
+def run_wrk(target: Target, stream: bool, conc: int, seconds: int, workdir: Path, cpu: int | None,
+            body: Path | None = None) -> dict[str, Any]:
+    """One wrk phase against `target` (POSTing `body`, default: the chat request of `stream`)."""
     cmd = pin(cpu) + ["wrk", "-t1", f"-c{conc}", f"-d{seconds}s", "--timeout", "5s", "-s", str(BENCH / "post.lua")]
     for name, value in target.headers().items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(target.url)
-    env = {**os.environ, "BENCH_BODY": str(body_file(workdir, target, stream))}
+    env = {**os.environ, "BENCH_BODY": str(body or body_file(workdir, target, stream))}
     cpu0 = tree_cpu_seconds(target.pid) if target.pid else None
     up0 = tree_cpu_seconds(target.upstream_pid) if target.upstream_pid else None
     busy0 = cpu_busy_seconds()
@@ -448,23 +451,31 @@ _PROBE = """
 import json, sys
 import gated.cli  # the daemon's own imports, so the guardrail registry is what gated would see
 from gated.config import ConfigError, load_config
-try:
-    load_config(sys.argv[1])
-except ConfigError as exc:
-    print(json.dumps(exc.problems)); sys.exit(2)
-print("[]")
+out = {}
+for path in sys.argv[1:]:
+    try:
+        load_config(path)
+        out[path] = []
+    except ConfigError as exc:
+        out[path] = exc.problems
+print(json.dumps(out))
 """
 
 
-def config_problems(config: dict[str, Any], workdir: Path, name: str) -> list[str]:
-    """Run gated's own config validation on `config` in a fresh interpreter; returns its problems."""
-    path = workdir / f"probe-{name}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=60,
-                          cwd=workdir)  # not the repo root: import the gated that .venv/bin/gated imports
+def config_problems(configs: dict[str, dict[str, Any]], workdir: Path) -> dict[str, list[str]]:
+    """Run gated's own config validation on each config in ONE fresh interpreter (imports cost ~0.5 s);
+    returns name -> problems ([] = accepted)."""
+    paths = {}
+    for name, config in configs.items():
+        path = workdir / f"probe-{name}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        paths[name] = str(path)
+    done = subprocess.run([sys.executable, "-c", _PROBE, *paths.values()], capture_output=True, text=True,
+                          timeout=60, cwd=workdir)  # not the repo root: import the gated that .venv/bin/gated imports
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        return {name: list(found[path]) for name, path in paths.items()}
+    except (IndexError, KeyError, json.JSONDecodeError):
         raise BenchError(f"config probe failed ({done.returncode}): {done.stderr.strip()[-800:]}") from None
 
 
@@ -482,18 +493,41 @@ class Gated:
                       upstream_pid=upstream_pid, core=self.core)
 
 
-def start_gated(name: str, config: dict[str, Any], workdir: Path, cpu: int | None, key: str,
-                db: Path | None = None, ready_timeout: float = 30.0) -> Gated:
+GATED_ENV = {"AWS_EC2_METADATA_DISABLED": "true", "NO_GCE_CHECK": "true"}   # SPEC §8.1: no cloud metadata probes
+
+
+def launch_gated(name: str, config: dict[str, Any], workdir: Path, cpu: int | None, key: str,
+                 db: Path | None = None, env: dict[str, str] | None = None) -> Gated:
+    """Start gated without waiting for it (ready_s is 0 until wait_gated)."""
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
     db = db or workdir / f"{name}.db"
     proc = spawn(name, [str(BIN / "gated"), "--config", str(path), "--host", "127.0.0.1", "--port", str(port),
-                        "--db", str(db), "--workers", "1"], workdir, cpu,
-                 env={"AWS_EC2_METADATA_DISABLED": "true", "NO_GCE_CHECK": "true"})
-    base = f"http://127.0.0.1:{port}"
-    ready = wait_ready(proc, f"{base}/health/readiness", ready_timeout)
-    return Gated(proc, base, db, ready, key, cpu)
+                        "--db", str(db), "--workers", "1"], workdir, cpu, env={**GATED_ENV, **(env or {})})
+    return Gated(proc, f"http://127.0.0.1:{port}", db, 0.0, key, cpu)
+
+
+def wait_gated(g: Gated, ready_timeout: float = 30.0) -> Gated:
+    g.ready_s = wait_ready(g.proc, f"{g.base}/health/readiness", ready_timeout)
+    return g
+
+
+def start_gated(name: str, config: dict[str, Any], workdir: Path, cpu: int | None, key: str,
+                db: Path | None = None, ready_timeout: float = 30.0, env: dict[str, str] | None = None) -> Gated:
+    return wait_gated(launch_gated(name, config, workdir, cpu, key, db, env), ready_timeout)
+
+
+def stop_many(procs: list[Proc], grace: float = 10.0) -> None:
+    """SIGTERM every process group first, so their graceful stops overlap; then Proc.stop each."""
+    for proc in procs:
+        if proc.alive():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for proc in procs:
+        proc.stop(grace)
 
 
 def detect_runtime_features(gated: Gated, features: Features, master_key: str) -> None:
@@ -556,6 +590,8 @@ def key_costs(load: dict[str, Any], features: Features) -> dict[str, Any]:
         return {"available": False, "note": "no virtual keys in gated: every request uses the master key"}
     out: dict[str, Any] = {"available": True, "budget": BIG_BUDGET, "rpm_limit": BIG_RPM, "by_conc": {}}
     for conc in KEY_CONCS:
+        if str(conc) not in load[KEY_MASTER]["json"]:   # bench-quick: c=32 only
+            continue
         c = str(conc)
         a, b, k = load[KEY_MASTER]["json"][c], load[KEY_VIRTUAL]["json"][c], load[KEY_BUDGET]["json"][c]
         row: dict[str, Any] = {}
@@ -595,6 +631,23 @@ def sanity(target: Target) -> None:
         raise BenchError(f"{target.name}: expected 8 content chunks, got {content}")
 
 
+def warm_up(target: Target, requests: int = 20) -> None:
+    """Sequential non-streamed and streamed requests on one keep-alive connection: lazy imports, pools
+    and caches warmed without a wrk phase (bench-quick, and the short per-feature comparisons)."""
+    scheme, _, rest = target.url.partition("://")
+    hostport, _, path = rest.partition("/")
+    client = KeepAlive(f"{scheme}://{hostport.replace('localhost', '127.0.0.1')}")
+    path = "/" + path
+    try:
+        for stream in (False, True):
+            for _ in range(requests):
+                status, resp = client.request("POST", path, request_body(target.model, stream), target.headers())
+                if status != 200:
+                    raise BenchError(f"{target.name}: warm-up request answered {status}: {resp[:200]!r}")
+    finally:
+        client.close()
+
+
 # --------------------------------------------------------------------------- micro-benchmarks
 
 
@@ -610,6 +663,9 @@ class MicroContext:
     gated_cpu: int | None
     load_cpu: int | None
     full_config: dict[str, Any]
+    guard_base: str                         # bench/guard_standin.py, the remote guardrails' 0 ms services
+    guard_pid: int
+    remote_problems: dict[str, list[str]]   # gated's config check of each remote guardrail ([] = known)
     extra: dict[str, Any] = field(default_factory=dict)   # detail a micro-benchmark adds to the JSON/markdown
 
 
@@ -735,7 +791,7 @@ def micro_spend_tags(ctx: MicroContext) -> list[dict[str, Any]]:
             for label, q in detail["queries"].items()]
 
 
-ABLATION_SECONDS = 3   # per point in the per-feature ablations (shorter than the main phases: wall time)
+ABLATION_SECONDS, ABLATION_SECONDS_QUICK = 3, 1   # per point in the per-feature ablations (wall time)
 AUDIT_BLOCK = 50   # admin changes per instance before switching to the other one
 
 
@@ -870,19 +926,22 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
             rows.append(na_row(f"guardrail {g}", ""))
     if not built:
         return rows
-    seconds = min(ctx.args.duration, ABLATION_SECONDS)
+    seconds = ABLATION_SECONDS_QUICK if ctx.args.quick else min(ctx.args.duration, ABLATION_SECONDS)
     full = ctx.gated.target("gated", ctx.upstream_pid)
     others: dict[str, Gated] = {}
     try:
         for g in built:   # all ablated instances up at once (idle ones cost nothing), sharing the full runs
             without = tuple(x for x in built if x != g)
-            others[g] = use_virtual_key(start_gated(f"gated-no-{g}", gated_config(ctx.upstream_base, ctx.master_key,
-                                                                                  without),
-                                                    ctx.workdir, ctx.gated_cpu, ctx.master_key),
-                                        ctx.features, ctx.master_key)
+            others[g] = launch_gated(f"gated-no-{g}", gated_config(ctx.upstream_base, ctx.master_key, without),
+                                     ctx.workdir, ctx.gated_cpu, ctx.master_key)
+        for o in others.values():
+            use_virtual_key(wait_gated(o), ctx.features, ctx.master_key)
         ablated = {g: o.target(f"gated-no-{g}", ctx.upstream_pid) for g, o in others.items()}
         for t in ablated.values():
-            run_wrk(t, False, 32, 1, ctx.workdir, ctx.load_cpu)  # warm-up
+            if ctx.args.quick:
+                warm_up(t)
+            else:
+                run_wrk(t, False, 32, 1, ctx.workdir, ctx.load_cpu)  # warm-up
         f_runs: list[dict[str, Any]] = []
         a_runs: dict[str, list[dict[str, Any]]] = {g: [] for g in ablated}
         for _ in range(ctx.args.runs):   # interleaved, so drift hits all alike
@@ -890,8 +949,7 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
             for g, t in ablated.items():
                 a_runs[g].append(run_wrk(t, False, 32, seconds, ctx.workdir, ctx.load_cpu))
     finally:
-        for o in others.values():
-            o.proc.stop()
+        stop_many([o.proc for o in others.values()])
     f = median_of(f_runs)
     for g in built:
         a = median_of(a_runs[g])
@@ -899,6 +957,199 @@ def micro_feature_costs(ctx: MicroContext) -> list[dict[str, Any]]:
                      "baseline": a["cpu_us_per_req"], "target": "", "pass": None,
                      "note": f"full bench config ({f['cpu_us_per_req']:.0f} µs) minus the same config without it "
                              f"(baseline = without); {ctx.args.runs}× {seconds} s at c=32, interleaved"})
+    return rows
+
+
+REMOTE_SECONDS, REMOTE_SECONDS_QUICK = 3, 1   # per point (one run each) in the remote-guardrail comparison
+REMOTE_WARMUP = 20                            # sequential requests through each instance before timing
+GUARD_MODEL = "omni-moderation-latest"
+GUARD_ENDPOINT = "bench-llamaguard"
+# What the remote guardrails read from the environment (SPEC §8): dummy keys for the stand-in, and no
+# AWS/Google files or proxies from this machine (loopback only).
+REMOTE_ENV = {"OPENAI_API_KEY": "sk-bench-guard", "LAKERA_API_KEY": "bench-lakera-key", "AWS_REGION": "us-east-1",
+              "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
+              "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def remote_guard_config(config: dict[str, Any], name: str, guard_base: str) -> dict[str, Any]:
+    """`config` plus the remote guardrail `name`, its service pointed at the stand-in (README "### name")."""
+    out = json.loads(json.dumps(config))
+    ls = out["litellm_settings"]
+    ls["callbacks"] = [*ls.get("callbacks", []), name]
+    ls.update({
+        "llmguard_moderations": {"llm_guard_api_base": guard_base, "llm_guard_mode": "all"},
+        "openai_moderations": {"openai_moderations_api_base": f"{guard_base}/v1",
+                               "openai_moderations_model_name": GUARD_MODEL},
+        "lakera_prompt_injection": {"lakera_api_base": guard_base},
+        "llamaguard_moderations": {"llamaguard_model_name": f"sagemaker/{GUARD_ENDPOINT}",
+                                   "llamaguard_endpoint_url": guard_base},
+        "google_text_moderation": {"google_moderation_api_endpoint": guard_base,
+                                   "google_moderation_anonymous_credentials": True},
+    }[name])
+    out["callback_settings"] = {**out.get("callback_settings", {}), name: {"timeout": 5, "on_error": "fail_closed"}}
+    return out
+
+
+def _llamaguard_prompt() -> str:
+    """The Llama Guard prompt gated sends for the bench request (gated's own builder when importable)."""
+    try:
+        from gated.guardrails.llamaguard_moderations import DEFAULT_CATEGORIES, build_prompt
+        from gated.guardrails.text import Segment
+        return build_prompt([Segment(role="user", text=PROMPT)], DEFAULT_CATEGORIES)
+    except Exception:   # noqa: BLE001 - only the body size of the direct call depends on it
+        return f"[INST] Task: ... {'categories ' * 150}\n\nUser: {PROMPT}\n\n[/INST]"
+
+
+REMOTE_GUARDRAILS = ("llmguard_moderations", "openai_moderations", "lakera_prompt_injection",
+                     "llamaguard_moderations", "google_text_moderation")
+
+
+def remote_wire(name: str, guard_base: str) -> dict[str, Any]:
+    """The stand-in service of a remote guardrail: its /stats counter, the call gated makes for the bench
+    request (as described in gated's module and README), and that call's URL, key and body for wrk."""
+    user = [{"role": "user", "content": PROMPT}]
+    return {
+        "llmguard_moderations": {"service": "llmguard", "call": "POST /analyze/prompt (aiohttp)",
+                                 "url": f"{guard_base}/analyze/prompt", "key": None, "body": {"prompt": PROMPT}},
+        "openai_moderations": {"service": "openai", "call": "POST /v1/moderations (aiohttp)",
+                               "url": f"{guard_base}/v1/moderations", "key": REMOTE_ENV["OPENAI_API_KEY"],
+                               "body": {"input": [PROMPT], "model": GUARD_MODEL}},
+        "lakera_prompt_injection": {"service": "lakera", "call": "POST /v2/guard (aiohttp)",
+                                    "url": f"{guard_base}/v2/guard", "key": REMOTE_ENV["LAKERA_API_KEY"],
+                                    "body": {"messages": user, "breakdown": True}},
+        "llamaguard_moderations": {"service": "sagemaker",
+                                   "call": "boto3 sagemaker-runtime invoke_endpoint (worker thread)",
+                                   "url": f"{guard_base}/endpoints/{GUARD_ENDPOINT}/invocations", "key": None,
+                                   "body": {"inputs": _llamaguard_prompt(),
+                                            "parameters": {"max_new_tokens": 32, "temperature": 0}}},
+        "google_text_moderation": {"service": "google",
+                                   "call": "google-cloud-language REST moderate_text (worker thread)",
+                                   "url": f"{guard_base}/v2/documents:moderateText", "key": None,
+                                   "body": {"document": {"type": "PLAIN_TEXT", "content": PROMPT}}},
+    }[name]
+
+
+def _guard_calls(guard_base: str) -> dict[str, int]:
+    status, _, body = http_request("GET", f"{guard_base}/stats")
+    if status != 200:
+        raise BenchError(f"guardrail stand-in /stats answered {status}")
+    return json.loads(body)
+
+
+def _last_log_line(proc: Proc) -> str:
+    lines = [ln for ln in proc.log_tail(8).splitlines() if ln.strip()]
+    return lines[-1][-220:] if lines else f"exit {proc.popen.returncode}"
+
+
+@micro("remote guardrails: added latency and CPU vs 0 ms stand-ins")
+def micro_remote_guardrails(ctx: MicroContext) -> list[dict[str, Any]]:
+    """Base = the §12 bench config; base + one remote guardrail per instance, all started together;
+    non-streaming c=1 (p50, p99) and c=8 (req/s, CPU/request), one short run per point."""
+    known = [g for g in REMOTE_GUARDRAILS if not ctx.remote_problems.get(g)]
+    rows = [na_row(f"remote guardrail {g}", "") for g in REMOTE_GUARDRAILS if g not in known]
+    quick = ctx.args.quick
+    seconds = REMOTE_SECONDS_QUICK if quick else REMOTE_SECONDS
+    concs = (1,) if quick else (1, 8)
+    detail: dict[str, Any] = {"available": bool(known), "seconds": seconds, "runs": 1, "concs": list(concs),
+                              "not_built": {g: ctx.remote_problems.get(g) for g in REMOTE_GUARDRAILS
+                                            if g not in known},
+                              "failed": {}, "base": {}, "guardrails": {}}
+    ctx.extra["remote_guardrails"] = detail
+    if not known:
+        detail["note"] = NA_NOT_BUILT
+        return rows
+    env = {**REMOTE_ENV, "AWS_CONFIG_FILE": str(ctx.workdir / "no-aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(ctx.workdir / "no-aws-credentials")}
+    instances: dict[str, Gated] = {}
+    steps: dict[str, float] = {}
+    mark = time.perf_counter()
+    try:
+        # all six start at once on gated's core, while the stand-in alone is timed on the load core
+        instances["base"] = launch_gated("gated-rg-base", ctx.full_config, ctx.workdir, ctx.gated_cpu,
+                                         ctx.master_key, env=env)
+        for g in known:
+            instances[g] = launch_gated(f"gated-rg-{g}", remote_guard_config(ctx.full_config, g, ctx.guard_base),
+                                        ctx.workdir, ctx.gated_cpu, ctx.master_key, env=env)
+        for g in known:
+            wire = remote_wire(g, ctx.guard_base)
+            body = ctx.workdir / f"guard-body-{g}.json"
+            body.write_bytes(json.dumps(wire["body"]).encode())
+            target = Target(f"stand-in/{g}", wire["url"], key=wire["key"], pid=ctx.guard_pid)
+            res = run_wrk(target, False, 1, seconds, ctx.workdir, ctx.load_cpu, body=body)
+            if res["errors"]:
+                raise BenchError(f"guardrail stand-in ({g}): {res['errors']} errors on direct calls")
+            detail["guardrails"][g] = {"call": wire["call"], "service": wire["service"], "standin_direct": res,
+                                       "by_conc": {}}
+        steps["launch + stand-in alone"], mark = time.perf_counter() - mark, time.perf_counter()
+        targets: dict[str, Target] = {}
+        for label, g_inst in instances.items():
+            try:
+                wait_gated(g_inst, 60)
+                use_virtual_key(g_inst, ctx.features, ctx.master_key)
+                target = g_inst.target("gated" if label == "base" else f"gated+{label}", ctx.upstream_pid)
+                sanity(target)
+                client = KeepAlive(g_inst.base)
+                try:
+                    for _ in range(REMOTE_WARMUP):
+                        status, resp = client.request("POST", "/v1/chat/completions",
+                                                      request_body(target.model, False), target.headers())
+                        if status != 200:
+                            raise BenchError(f"{target.name}: warm-up request answered {status}: {resp[:200]!r}")
+                finally:
+                    client.close()
+            except BenchError as exc:
+                if label == "base":
+                    raise
+                why = _last_log_line(g_inst.proc) if not g_inst.proc.alive() else str(exc).splitlines()[0][:220]
+                detail["failed"][label] = why
+                detail["guardrails"].pop(label, None)
+                print(f"bench: remote guardrail {label} not measured: {why}", file=sys.stderr)
+                g_inst.proc.stop()
+                continue
+            targets[label] = target
+        steps["ready, sanity, warm-up"], mark = time.perf_counter() - mark, time.perf_counter()
+        for conc in concs:   # instances interleaved at each concurrency, base first
+            for label, target in targets.items():
+                before = _guard_calls(ctx.guard_base)
+                res = run_wrk(target, False, conc, seconds, ctx.workdir, ctx.load_cpu)
+                after = _guard_calls(ctx.guard_base)
+                if label == "base":
+                    res["service_calls_per_req"] = sum(after.values()) - sum(before.values())
+                    detail["base"][str(conc)] = res
+                else:
+                    svc = detail["guardrails"][label]["service"]
+                    res["service_calls_per_req"] = (after[svc] - before[svc]) / max(res["requests"], 1)
+                    detail["guardrails"][label]["by_conc"][str(conc)] = res
+        steps["load"], mark = time.perf_counter() - mark, time.perf_counter()
+    finally:
+        stop_many([g.proc for g in instances.values()])
+    steps["stop"] = time.perf_counter() - mark
+    detail["steps_s"] = {k: round(v, 2) for k, v in steps.items()}
+    cpu_conc = str(concs[-1])
+    base = detail["base"]
+    for g in known:
+        if g in detail["failed"]:
+            rows.append(na_row(f"remote guardrail {g}", "", f"not measured: {detail['failed'][g]}"))
+            continue
+        item = detail["guardrails"][g]
+        one, cpu_point = item["by_conc"]["1"], item["by_conc"][cpu_conc]
+        standin_p50 = item["standin_direct"]["p50_us"]
+        item["added"] = {
+            "p50_us_c1": one["p50_us"] - base["1"]["p50_us"],
+            "p99_us_c1": one["p99_us"] - base["1"]["p99_us"],
+            "p50_us_c1_minus_standin": one["p50_us"] - base["1"]["p50_us"] - standin_p50,
+            "cpu_conc": int(cpu_conc),
+            "cpu_us_per_req": (cpu_point["cpu_us_per_req"] - base[cpu_conc]["cpu_us_per_req"]
+                               if cpu_point["cpu_us_per_req"] is not None
+                               and base[cpu_conc]["cpu_us_per_req"] is not None else None),
+            "rps": cpu_point["rps"] - base[cpu_conc]["rps"],
+        }
+        added = item["added"]
+        rows.append({"name": f"remote guardrail {g}: added gated CPU (c={cpu_conc})", "value": added["cpu_us_per_req"],
+                     "unit": "µs CPU/req", "baseline": base[cpu_conc]["cpu_us_per_req"], "target": "", "pass": None,
+                     "note": f"added p50 at c=1 {added['p50_us_c1'] / 1000:+.3f} ms (stand-in alone "
+                             f"{standin_p50 / 1000:.3f} ms); baseline = the same config without it; "
+                             f"1× {seconds} s per point (see \"What each remote guardrail adds\")"})
     return rows
 
 
@@ -940,6 +1191,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     phases: dict[str, float] = {}
     result: dict[str, Any] = {"meta": {}, "features": {}, "load": {}, "ttft": {}, "memory": {}, "startup": {},
                               "gatectl": {}, "micro": [], "key_costs": {}, "spend_tags": {}, "audit_cost": {},
+                              "remote_guardrails": {},
                               "spend_check": {}, "targets": []}
     try:
         # the stand-in
@@ -948,15 +1200,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          workdir, load_cpu)
         upstream_ready = wait_ready(upstream, f"http://127.0.0.1:{up_port}/health", 15)
         upstream_base = f"http://127.0.0.1:{up_port}/v1"
+        # the remote guardrails' services (all five in one 0 ms process; idle until their micro-benchmark)
+        guard_port = free_port()
+        guard = spawn("guard-standin", [sys.executable, str(BENCH / "guard_standin.py"), "--port", str(guard_port)],
+                      workdir, load_cpu)
+        guard_base = f"http://127.0.0.1:{guard_port}"
+        wait_ready(guard, f"{guard_base}/health", 15)
 
         # feature detection: config-level features through gated's own validation
-        base_cfg = gated_config(upstream_base, master_key)
-        problems = config_problems(base_cfg, workdir, "base")
-        if problems:
-            raise BenchError("the base bench config is refused by gated:\n  " + "\n  ".join(problems))
+        # (one interpreter checks them all: the base config, each local guardrail, each remote one)
+        probes = {"base": gated_config(upstream_base, master_key)}
+        probes.update((g, gated_config(upstream_base, master_key, (g,))) for g in GUARDRAILS)
+        probes.update((g, remote_guard_config(gated_config(upstream_base, master_key), g, guard_base))
+                      for g in REMOTE_GUARDRAILS)
+        probed = config_problems(probes, workdir)
+        if probed["base"]:
+            raise BenchError("the base bench config is refused by gated:\n  " + "\n  ".join(probed["base"]))
         guardrails: list[str] = []
         for g in GUARDRAILS:
-            problems = config_problems(gated_config(upstream_base, master_key, (g,)), workdir, g)
+            problems = probed[g]
             if problems:
                 features.set(g, False, "feature not built: gated's config check says " + "; ".join(problems)[:160])
             else:
@@ -998,13 +1260,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         concs = {"json": [1, 32] if args.quick else [1, 8, 32], "stream": [1, 32]}   # quick: no c=8 (time)
         samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for target in targets:      # warm-up (connection pools, caches); not measured
-            run_wrk(target, False, 8, 1, workdir, load_cpu)
-            run_wrk(target, True, 8, 1, workdir, load_cpu)
+            if args.quick:          # quick: sequential requests instead of two 1 s wrk phases per target
+                warm_up(target)
+            else:
+                run_wrk(target, False, 8, 1, workdir, load_cpu)
+                run_wrk(target, True, 8, 1, workdir, load_cpu)
         # (key targets hit the same, already warm gated; sanity() above sent each its first request)
         for _ in range(args.runs):
             for mode, levels in concs.items():
                 for conc in levels:
-                    extra = key_targets if mode == "json" and conc in KEY_CONCS else []
+                    key_concs = KEY_CONCS_QUICK if args.quick else KEY_CONCS
+                    extra = key_targets if mode == "json" and conc in key_concs else []
                     for target in targets + extra:
                         res = run_wrk(target, mode == "stream", conc, args.duration, workdir, load_cpu)
                         samples.setdefault((target.name, mode, conc), []).append(res)
@@ -1041,7 +1307,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # micro-benchmarks
         ctx = MicroContext(args, workdir, features, gated, master_key, upstream_base, upstream.pid, gated_cpu,
-                           load_cpu, full_cfg)
+                           load_cpu, full_cfg, guard_base, guard.pid,
+                           {g: probed[g] for g in REMOTE_GUARDRAILS})
         for m in MICROS:
             t_micro = time.perf_counter()
             result["micro"].extend(m.run(ctx))
@@ -1049,6 +1316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         mark = time.perf_counter()
         result["spend_tags"] = ctx.extra.get("spend_tags", {})
         result["audit_cost"] = ctx.extra.get("audit_cost", {})
+        result["remote_guardrails"] = ctx.extra.get("remote_guardrails", {})
 
         # graceful stop, then every request must have left its spend row
         completed = sum(r["requests"] for t in ("gated", *(k.name for k in key_targets))
@@ -1245,6 +1513,7 @@ def markdown(r: dict[str, Any]) -> str:
     out += key_costs_md(r.get("key_costs") or {})
     out += spend_tags_md(r.get("spend_tags") or {})
     out += audit_cost_md(r.get("audit_cost") or {})
+    out += remote_guardrails_md(r.get("remote_guardrails") or {})
     out += ["", "## Micro-benchmarks and per-feature costs", "", "| item | value | baseline | target | result / note |",
             "|---|---:|---:|---|---|"]
     for row in r["micro"]:
@@ -1322,6 +1591,66 @@ def audit_cost_md(a: dict[str, Any]) -> list[str]:
     d = a["diff"]
     out.append(f"| **cost of the audit row** (true − false) | {d['median_us']:+.0f} µs | {d['mean_us']:+.0f} µs | | "
                f"{d['cpu_us_per_change']:+.0f} µs |")
+    return out
+
+
+def remote_guardrails_md(rg: dict[str, Any]) -> list[str]:
+    out = ["", "## What each remote guardrail adds (0 ms stand-in services, non-streaming)", ""]
+    if not rg.get("available"):
+        return out + [f"n/a: {rg.get('note', 'not measured')}"]
+    concs, seconds = rg["concs"], rg["seconds"]
+    cpu_c = concs[-1]
+    out += [f"Six gated instances started together, each with a fresh database and a virtual key without "
+            f"limits: **base** = the SPEC §12 bench config (blocked_user_check + banned_keywords, spend, audit, "
+            f"metrics) and base + one remote guardrail, its service answered at once by `bench/guard_standin.py` "
+            f"on the load core. **One run of {seconds} s per point** (short, to keep the bench short: single "
+            f"points, read them with the noise column), instances interleaved, base first. "
+            f"**stand-in alone** = wrk straight at the stand-in with the body gated sends, c=1: the "
+            f"service's own round trip. **added p50** = gated+guardrail p50 − base p50 at c=1; "
+            f"**− stand-in** subtracts that round trip (what gated spends around the call). "
+            f"**added CPU** = gated CPU µs/request (its threads included) − base's, at c={cpu_c}"
+            + ("" if 8 in concs else " (bench-quick: c=1 only; `make bench` adds c=8)") + ".", ""]
+    head = ["guardrail", "service call", "stand-in alone p50", "c=1 p50", "c=1 p99", "added p50 (c=1)",
+            "added p50 − stand-in", "c=1 CPU µs/req"]
+    if 8 in concs:
+        head += ["c=8 req/s", "c=8 CPU µs/req"]
+    head += [f"added CPU µs/req (c={cpu_c})", "service calls/req", "others on gated's core", "errors"]
+    out += ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    base = rg["base"]
+
+    def cells(res_by_c: dict[str, Any]) -> list[str]:
+        one = res_by_c["1"]
+        row = [f"{one['p50_us'] / 1000:.3f} ms", f"{one['p99_us'] / 1000:.3f} ms"]
+        return row
+
+    def tail(res_by_c: dict[str, Any]) -> list[str]:
+        row = [_us(res_by_c["1"]["cpu_us_per_req"]).removesuffix(" µs")]
+        if 8 in concs:
+            row += [f"{res_by_c['8']['rps']:.0f}", _us(res_by_c["8"]["cpu_us_per_req"]).removesuffix(" µs")]
+        return row
+
+    def noise(res_by_c: dict[str, Any]) -> str:
+        vals = [r["others_on_core_pct"] for r in res_by_c.values() if r.get("others_on_core_pct") is not None]
+        return "—" if not vals else " / ".join(f"{v:.0f} %" for v in vals)
+
+    def errors(res_by_c: dict[str, Any]) -> str:
+        return str(sum(r["errors"] for r in res_by_c.values()))
+
+    out.append("| " + " | ".join(["**base** (no remote guardrail)", "—", "—", *cells(base), "—", "—", *tail(base),
+                                   "—", "—", noise(base), errors(base)]) + " |")
+    for name, item in rg["guardrails"].items():
+        by, added = item["by_conc"], item["added"]
+        out.append("| " + " | ".join([
+            f"`{name}`", item["call"], f"{item['standin_direct']['p50_us'] / 1000:.3f} ms", *cells(by),
+            f"{added['p50_us_c1'] / 1000:+.3f} ms", f"{added['p50_us_c1_minus_standin'] / 1000:+.3f} ms", *tail(by),
+            _us(added["cpu_us_per_req"], True).removesuffix(" µs"),
+            " / ".join(f"{r['service_calls_per_req']:.2f}" for r in by.values()), noise(by), errors(by)]) + " |")
+    for name, why in rg.get("failed", {}).items():
+        out.append(f"| `{name}` | not measured: {why} |" + " |" * (len(head) - 2))
+    for name, problems in rg.get("not_built", {}).items():
+        out.append(f"| `{name}` | {NA_NOT_BUILT}: {'; '.join(problems or [])[:160]} |" + " |" * (len(head) - 2))
+    if len(concs) > 1:
+        out += ["", "service calls/req and others on gated's core: c=" + " / c=".join(map(str, concs)) + "."]
     return out
 
 
