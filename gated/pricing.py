@@ -14,6 +14,13 @@ from importlib import resources
 from gated.config import LitellmParams
 
 MOCK_PRICE = (1e-6, 2e-6)
+# Dollar amounts are kept to 12 decimal places (a millionth of a micro-dollar), in Python and in the
+# SQL that adds them up, so sums show 0.000969 rather than 0.0009689999999999995.
+MONEY_DIGITS = 12
+
+
+def money(amount: float) -> float:
+    return round(amount, MONEY_DIGITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +29,7 @@ class Price:
     output: float
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return prompt_tokens * self.input + completion_tokens * self.output
+        return money(prompt_tokens * self.input + completion_tokens * self.output)
 
 
 @cache

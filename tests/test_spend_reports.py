@@ -67,6 +67,23 @@ def test_tags_count_once_per_request_and_untagged_requests_appear_only_per_key(i
     assert mine["total_spend"] == pytest.approx(mine["lifetime_spend"])
 
 
+def test_money_is_kept_to_twelve_decimal_places(instance, admin):
+    """Costs add up as 0.000969, not 0.0009689999999999995, in headers, reports and key totals."""
+    key = admin.ok("/key/generate", {"key_alias": "cents", "max_budget": 5})
+    caller = Api(instance.url, key["key"])
+    costs = []
+    for words in range(1, 16):
+        response = caller.chat(tags=["t"], messages=[{"role": "user", "content": "word " * words * 7}])
+        costs.append(float(response.headers["x-gated-response-cost"]))
+    instance.wait_rows(15)
+    [tag] = admin.get("/spend/tags").json()
+    [mine] = [k for k in admin.get("/spend/keys").json()["data"] if k["token_id"] == key["token_id"]]
+    info = admin.get("/key/info", key=key["token_id"]).json()["info"]
+    for amount in (*costs, tag["total_spend"], mine["total_spend"], info["spend"]):
+        assert amount == round(amount, 12) and len(repr(amount)) <= 16, amount
+    assert tag["total_spend"] == mine["total_spend"] == info["spend"] == pytest.approx(sum(costs))
+
+
 def test_key_and_team_tags_join_the_request_tags(instance, admin):
     admin.ok("/team/new", {"team_id": "t", "tags": ["team-tag", "shared"]})
     key = admin.ok("/key/generate", {"team_id": "t", "tags": ["key-tag", "shared"]})

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from gated.durations import add_duration
+from gated.pricing import MONEY_DIGITS
 from gated.spend.record import iso, utc_now
 
 BUDGET_TABLES = {"keys": "token_id", "teams": "team_id", "users": "user_id"}
@@ -61,7 +62,8 @@ class BudgetStore:
         for (table, object_id), (reserved, cost) in totals.items():
             self._roll_period(table, object_id, now)
             self.conn.execute(
-                f"UPDATE {table} SET reserved = max(0, reserved - ?), spend = spend + ?, "
-                f"lifetime_spend = lifetime_spend + ? WHERE {BUDGET_TABLES[table]} = ?",
+                f"UPDATE {table} SET reserved = max(0, round(reserved - ?, {MONEY_DIGITS})), "
+                f"spend = round(spend + ?, {MONEY_DIGITS}), lifetime_spend = round(lifetime_spend + ?, {MONEY_DIGITS})"
+                f" WHERE {BUDGET_TABLES[table]} = ?",
                 (reserved, cost, cost, object_id),
             )

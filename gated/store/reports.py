@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from gated.pricing import MONEY_DIGITS
+
 NO_ID = ""  # roll-up rows use "" for a missing key/team/user (NULL would break the unique index)
 GROUPS = {"keys": "token_id", "teams": "team_id", "users": "user_id"}
 DETAILS = {  # columns of the object itself shown next to its roll-up totals
@@ -43,20 +45,23 @@ class ReportStore:
                     tag_totals[1] += spend
         self.conn.executemany(
             "INSERT INTO spend_daily (day, token_id, team_id, user_id, status, log_count, total_spend, total_tokens)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day, token_id, team_id, user_id, status) DO UPDATE SET"
-            " log_count = log_count + excluded.log_count, total_spend = total_spend + excluded.total_spend,"
+            f" VALUES (?, ?, ?, ?, ?, ?, round(?, {MONEY_DIGITS}), ?)"
+            " ON CONFLICT(day, token_id, team_id, user_id, status) DO UPDATE SET"
+            " log_count = log_count + excluded.log_count,"
+            f" total_spend = round(total_spend + excluded.total_spend, {MONEY_DIGITS}),"
             " total_tokens = total_tokens + excluded.total_tokens",
             [(*key, *totals) for key, totals in daily.items()])
         self.conn.executemany(
-            "INSERT INTO spend_tag_daily (day, tag, log_count, total_spend) VALUES (?, ?, ?, ?)"
+            f"INSERT INTO spend_tag_daily (day, tag, log_count, total_spend) VALUES (?, ?, ?, round(?, {MONEY_DIGITS}))"
             " ON CONFLICT(day, tag) DO UPDATE SET log_count = log_count + excluded.log_count,"
-            " total_spend = total_spend + excluded.total_spend",
+            f" total_spend = round(total_spend + excluded.total_spend, {MONEY_DIGITS})",
             [(*key, *totals) for key, totals in tagged.items()])
 
     def spend_by_tag(self, start_day: str | None, end_day: str | None) -> list[dict[str, Any]]:
         where, params = _day_window(start_day, end_day)
         rows = self.conn.execute(
-            f"SELECT tag, sum(log_count) AS log_count, sum(total_spend) AS total_spend FROM spend_tag_daily"
+            f"SELECT tag, sum(log_count) AS log_count, round(sum(total_spend), {MONEY_DIGITS}) AS total_spend"
+            f" FROM spend_tag_daily"
             f" WHERE {where} GROUP BY tag ORDER BY total_spend DESC, tag", params).fetchall()
         return [{"individual_request_tag": r["tag"], "log_count": r["log_count"], "total_spend": r["total_spend"]}
                 for r in rows]
@@ -69,7 +74,8 @@ class ReportStore:
             where += f" AND {column} > ?"
             params.append(cursor)
         rows = self.conn.execute(
-            f"SELECT {column} AS id, sum(log_count) AS log_count, sum(total_spend) AS total_spend,"
+            f"SELECT {column} AS id, sum(log_count) AS log_count,"
+            f" round(sum(total_spend), {MONEY_DIGITS}) AS total_spend,"
             f" sum(total_tokens) AS total_tokens,"
             f" sum(CASE WHEN status = 'success' THEN log_count ELSE 0 END) AS success_count"
             f" FROM spend_daily WHERE {where} GROUP BY {column} ORDER BY {column} LIMIT ?",
