@@ -32,6 +32,8 @@ def assert_envelope(response: httpx.Response, status: int, type_: str, code: str
     (b'{"model": "gpt-3.5-turbo"}', "messages"),
     (b'{"model": "gpt-3.5-turbo", "messages": []}', "messages"),
     (b'{"model": "gpt-3.5-turbo", "messages": ["hi"]}', "messages[0]"),
+    (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": 5}]}', "messages[0].content"),
+    (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": ["hi"]}]}', "messages[0].content"),
     (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
     (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user"}], "max_tokens": -1}', "max_tokens"),
     (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user"}], "max_tokens": true}', "max_tokens"),

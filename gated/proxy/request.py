@@ -93,6 +93,11 @@ def parse_request(call_type: str, body: dict[str, Any], headers: Mapping[str, st
         for index, message in enumerate(messages):
             if not isinstance(message, dict) or not isinstance(message.get("role"), str):
                 raise InvalidRequest(f"'messages[{index}]' must be an object with a 'role'", param=f"messages[{index}]")
+            content = message.get("content")
+            if not (content is None or isinstance(content, str)
+                    or isinstance(content, list) and all(isinstance(part, dict) for part in content)):
+                raise InvalidRequest(f"'messages[{index}].content' must be a string, a list of content parts or null",
+                                     param=f"messages[{index}].content")
     elif not isinstance(body[required], (str, list)):
         raise InvalidRequest(f"'{required}' must be a string or a list", param=required)
     stream = bool(_typed(body, "stream", bool, "a boolean")) and call_type in (CHAT, COMPLETION)
