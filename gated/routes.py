@@ -25,6 +25,7 @@ class Param:
     description: str
     required: bool = False
     type: str = "string"
+    choices: tuple[str, ...] = ()   # the only values accepted (an enum in the OpenAPI document)
 
 
 PAGING = (Param("limit", "rows per page, 1–1000 (default 100)", type="integer"),

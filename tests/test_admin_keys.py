@@ -135,7 +135,7 @@ BAD_FIELDS = [
     ({"rpm_limit": 1.5}, "rpm_limit"), ({"max_parallel_requests": "2"}, "max_parallel_requests"),
     ({"metadata": []}, "metadata"), ({"permissions": "all"}, "permissions"), ({"blocked": "no"}, "blocked"),
     ({"tags": [""]}, "tags[0]"), ({"key_alias": 7}, "key_alias"), ({"banana": 1}, "banana"),
-    ({"team_id": ["x"]}, "team_id"),
+    ({"team_id": ["x"]}, "team_id"), ({"models": ["gpt-3.5-turbo", "gpt-4"]}, "models"),
 ]
 
 

@@ -44,6 +44,12 @@ def test_team_update_and_list(admin):
     assert updated["models"] == [] and updated["tpm_limit"] == 0
     listing = admin.get("/team/list").json()
     assert [t["team_id"] for t in listing["data"]] == ["a", "b"] and listing["next_cursor"] is None
+    first = admin.get("/team/list", limit=1).json()
+    second = admin.get("/team/list", limit=1, cursor=first["next_cursor"]).json()
+    assert [first["data"][0]["team_id"], second["data"][0]["team_id"]] == ["a", "b"]
+    for path in ("/team/list", "/user/list", "/key/list"):   # a cursor the API did not hand out
+        response = admin.get(path, cursor="zzz")
+        assert response.status_code == 400 and response.json()["error"]["param"] == "cursor"
     assert admin.post("/team/update", {"team_id": "zzz", "max_budget": 1}).status_code == 404
 
 
@@ -124,6 +130,8 @@ def test_users_lifecycle(admin, instance):
     ("/team/new", {"team": "x"}, "team"), ("/team/update", {"team_id": "t", "blocked": 1}, "blocked"),
     ("/user/new", {"max_budget": "lots"}, "max_budget"), ("/user/new", {"user_id": 5}, "user_id"),
     ("/user/update", {"user_id": "u", "email": "a@b"}, "email"),
+    ("/team/new", {"models": ["nope"]}, "models"),
+    ("/team/update", {"team_id": "t", "models": ["gpt-3.5-turbo", "gpt-3.5"]}, "models"),
 ])
 def test_team_and_user_validation(admin, instance, path, body, param):
     response = admin.post(path, body)

@@ -121,7 +121,8 @@ def test_entry_filters_and_paging(admin):
     assert len(entries(admin, start_date=today, end_date=today)) == 6
     assert entries(admin, end_date="2000-01-01") == []
     for bad in ({"start_date": "yesterday"}, {"end_date": "2026-13-01"}, {"limit": "x"},
-                {"start_date": "2026-02-02", "end_date": "2026-02-01"}, {"cursor": "abc"}):
+                {"start_date": "2026-02-02", "end_date": "2026-02-01"}, {"cursor": "abc"},
+                {"action": "exploded"}, {"table_name": "tables"}):
         assert admin.get("/audit", **bad).status_code == 400, bad
 
 

@@ -116,7 +116,7 @@ def test_list_paging_prints_the_cursor_hint(mock_gated):
     assert cursor == api(url, "GET", "/team/list", params={"limit": 1})["next_cursor"]
     second = admin_json(url, "team", "list", "--limit", "1", "--cursor", cursor)
     assert second == api(url, "GET", "/team/list", params={"limit": 1, "cursor": cursor})
-    assert second["data"][0]["team_id"] > cursor
+    assert second["data"][0]["team_id"] > cursor.removeprefix("after:")
     everything = admin(url, "team", "list", "--limit", "1000")
     assert "--cursor" not in everything.stdout
 
@@ -253,7 +253,7 @@ def test_unknown_team_is_exit_1_with_the_api_message(mock_gated):
         result = admin(mock_gated.url, *args)
         assert result.returncode == 1, args
         assert one_line_error(result) == ("gatectl: error: team 'nope' does not exist "
-                                          "(hint: check the id or the gated version)")
+                                          "(hint: check the id: the list commands show the existing ones)")
     result = admin(mock_gated.url, "team", "delete", "nope")
     assert result.returncode == 1 and "nothing was deleted" in one_line_error(result)
 

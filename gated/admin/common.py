@@ -45,6 +45,16 @@ async def read_model(request: web.Request, model: type[M]) -> M:
         raise validation_error(exc) from None
 
 
+def require_known_models(request: web.Request, models: list[str] | None) -> None:
+    """Model access lists name model groups of this gated's config; a misspelt one is refused
+    rather than silently denying every request."""
+    known = request.app[appkeys.CONFIG].groups()
+    unknown = [m for m in models or () if m not in known]
+    if unknown:
+        raise InvalidRequest(f"unknown model group {', '.join(map(repr, unknown))}; this gated has: "
+                             f"{', '.join(sorted(known))}", param="models")
+
+
 def principal(request: web.Request) -> Principal:
     return request[appkeys.PRINCIPAL]
 
@@ -58,6 +68,37 @@ def paging(request: web.Request) -> tuple[int, str | None]:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}", param="limit")
     return int(raw), request.query.get("cursor") or None
+
+
+def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
+    """The query parameter `name` (absent or empty: None), which must be one of `choices`."""
+    value = request.query.get(name) or None
+    if value is not None and value not in choices:
+        raise InvalidRequest(f"{name} must be one of: {', '.join(choices)}", param=name)
+    return value
+
+
+def numbered_paging(request: web.Request) -> tuple[int, int | None]:
+    """`limit` and the row number to continue after (cursors of append-only logs)."""
+    limit, cursor = paging(request)
+    if cursor is not None and not cursor.isdigit():
+        raise InvalidRequest("cursor is not one this API returned", param="cursor")
+    return limit, None if cursor is None else int(cursor)
+
+
+KEYSET = "after:"   # keyset cursors wrap the last id of the page before (an id may be "")
+
+
+def keyset_paging(request: web.Request) -> tuple[int, str | None]:
+    """`limit` and the id to continue after, from a cursor that keyset_cursor made."""
+    limit, cursor = paging(request)
+    if cursor is not None and not cursor.startswith(KEYSET):
+        raise InvalidRequest("cursor is not one this API returned", param="cursor")
+    return limit, None if cursor is None else cursor.removeprefix(KEYSET)
+
+
+def keyset_cursor(after: str | None) -> str | None:
+    return None if after is None else KEYSET + after
 
 
 def date_range(request: web.Request) -> tuple[dt.date | None, dt.date | None]:

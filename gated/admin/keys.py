@@ -10,7 +10,16 @@ from aiohttp import web
 
 from gated.admin import schemas
 from gated.admin.access import require_team_scope, require_within_team
-from gated.admin.common import json_response, paging, principal, read_model, required_query, store_call
+from gated.admin.common import (
+    json_response,
+    keyset_cursor,
+    keyset_paging,
+    principal,
+    read_model,
+    require_known_models,
+    required_query,
+    store_call,
+)
 from gated.auth import ADMIN, TEAM_ADMIN, USER, Principal, hash_key
 from gated.durations import add_duration
 from gated.errors import Forbidden, NotFound
@@ -56,6 +65,7 @@ async def generate(request: web.Request) -> web.Response:
     if who.role == TEAM_ADMIN:
         fields.setdefault("team_id", who.team_id)
     require_team_scope(who, fields.get("team_id"))
+    require_known_models(request, fields.get("models"))
     require_within_team(who, await _team(request, fields.get("team_id")), fields)
     raw, token_id, key_name = new_secret()
     row = {**DEFAULTS, **fields, "token_id": token_id, "key_name": key_name,
@@ -80,6 +90,7 @@ async def update(request: web.Request) -> web.Response:
     for name in ("models", "metadata", "permissions", "tags"):
         if name in changes and changes[name] is None:
             changes[name] = DEFAULTS[name]
+    require_known_models(request, changes.get("models"))
     if "duration" in changes:
         changes["expires"] = _expires(changes["duration"])
     if "team_id" in changes:
@@ -136,12 +147,12 @@ async def info(request: web.Request) -> web.Response:
 
 async def list_keys(request: web.Request) -> web.Response:
     who = principal(request)
-    limit, cursor = paging(request)
+    limit, after = keyset_paging(request)
     filters = {name: request.query[name] for name in ("team_id", "user_id", "key_alias") if name in request.query}
     if who.role != ADMIN:
         require_team_scope(who, filters.setdefault("team_id", who.team_id or ""))
-    rows, next_cursor = await store_call(request, Store.page, "keys", filters, limit, cursor)
-    return json_response({"data": [key_out(r) for r in rows], "next_cursor": next_cursor})
+    rows, next_after = await store_call(request, Store.page, "keys", filters, limit, after)
+    return json_response({"data": [key_out(r) for r in rows], "next_cursor": keyset_cursor(next_after)})
 
 
 ROUTES = [

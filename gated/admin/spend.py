@@ -10,9 +10,17 @@ from aiohttp import web
 from pydantic import BaseModel, RootModel
 
 from gated.admin import schemas
-from gated.admin.common import date_range, json_response, paging, principal, store_call
+from gated.admin.common import (
+    date_range,
+    json_response,
+    keyset_cursor,
+    keyset_paging,
+    numbered_paging,
+    principal,
+    query_choice,
+    store_call,
+)
 from gated.auth import ADMIN
-from gated.errors import InvalidRequest
 from gated.routes import ADMIN_ONLY, DATES, PAGING, SCOPED, Param, Route
 from gated.spend.record import ERROR, REJECTED, SUCCESS
 from gated.store.reports import LOG_FILTERS
@@ -44,34 +52,25 @@ async def tags(request: web.Request) -> web.Response:
 
 async def logs(request: web.Request) -> web.Response:
     who = principal(request)
-    limit, cursor = paging(request)
-    if cursor is not None and not cursor.isdigit():
-        raise InvalidRequest("cursor is not one this API returned", param="cursor")
+    limit, cursor = numbered_paging(request)
     filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if request.query.get(name)}
-    if filters.get("status") not in (None, *STATUSES):
-        raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}", param="status")
+    query_choice(request, "status", STATUSES)
     if who.role != ADMIN:
         filters["token_id"] = who.token_id  # a key reads only its own logs
     start, end = date_range(request)
     rows, next_cursor = await store_call(
         request, Store.spend_logs, filters, request.query.get("tag") or None,
         start.isoformat() if start else None, (end + dt.timedelta(days=1)).isoformat() if end else None,
-        limit, int(cursor) if cursor else None)
+        limit, cursor)
     return json_response({"data": rows, "next_cursor": None if next_cursor is None else str(next_cursor)})
-
-
-CURSOR_PREFIX = "after:"  # summary cursors wrap an id that may be "" (the row without a key/team/user)
 
 
 def _summary(group: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        limit, cursor = paging(request)
-        if cursor is not None and not cursor.startswith(CURSOR_PREFIX):
-            raise InvalidRequest("cursor is not one this API returned", param="cursor")
-        after = cursor.removeprefix(CURSOR_PREFIX) if cursor is not None else None
+        limit, after = keyset_paging(request)
         start, end = _iso_days(request)
         rows, next_after = await store_call(request, Store.spend_by, group, start, end, limit, after)
-        return json_response({"data": rows, "next_cursor": None if next_after is None else CURSOR_PREFIX + next_after})
+        return json_response({"data": rows, "next_cursor": keyset_cursor(next_after)})
 
     handler.__name__ = f"spend_{group}"
     return handler
@@ -83,7 +82,8 @@ ROUTES = [
           None, TagSpendList, group="spend", params=DATES),
     Route("GET", "/spend/logs", logs, SCOPED, "Spend rows, newest first (admin; a key reads its own)", None,
           schemas.Page, group="spend",
-          params=(*(Param(name, f"only rows with this {name}") for name in (*LOG_FILTERS, "tag")), *DATES, *PAGING)),
+          params=(*(Param(name, f"only rows with this {name}", choices=STATUSES if name == "status" else ())
+                    for name in (*LOG_FILTERS, "tag")), *DATES, *PAGING)),
     *(Route("GET", f"/spend/{group}", _summary(group), ADMIN_ONLY, f"Spend per {group.rstrip('s')}", None,
             schemas.Page, group="spend", params=(*DATES, *PAGING)) for group in ("keys", "teams", "users")),
 ]

@@ -10,7 +10,16 @@ from aiohttp import web
 
 from gated.admin import schemas
 from gated.admin.access import require_team_scope
-from gated.admin.common import json_response, paging, principal, read_model, required_query, store_call
+from gated.admin.common import (
+    json_response,
+    keyset_cursor,
+    keyset_paging,
+    principal,
+    read_model,
+    require_known_models,
+    required_query,
+    store_call,
+)
 from gated.auth import TEAM_ADMIN
 from gated.errors import Forbidden, NotFound
 from gated.routes import ADMIN_ONLY, PAGING, SCOPED, Param, Route
@@ -37,6 +46,7 @@ def _fields(body: schemas.TeamFields, present: set[str]) -> dict[str, Any]:
 
 async def new(request: web.Request) -> web.Response:
     body = await read_model(request, schemas.TeamNew)
+    require_known_models(request, body.models)
     fields = {k: v for k, v in _fields(body, body.model_fields_set).items() if v is not None}
     row = {**DEFAULTS, **fields, "team_id": body.team_id or str(uuid.uuid4())}
     created = await store_call(request, Store.create, "teams", row, principal(request).actor())
@@ -52,6 +62,7 @@ async def update(request: web.Request) -> web.Response:
     require_team_scope(who, body.team_id)
     if who.role == TEAM_ADMIN and present - TEAM_ADMIN_FIELDS:
         raise Forbidden("a team admin may change only members_with_roles", param=sorted(present - TEAM_ADMIN_FIELDS)[0])
+    require_known_models(request, body.models)
     changes = _fields(body, present - {"team_id"})
     updated, _ = await store_call(request, Store.update, "teams", body.team_id, changes, who.actor())
     if updated is None:
@@ -97,9 +108,9 @@ async def info(request: web.Request) -> web.Response:
 
 
 async def list_teams(request: web.Request) -> web.Response:
-    limit, cursor = paging(request)
-    rows, next_cursor = await store_call(request, Store.page, "teams", {}, limit, cursor)
-    return json_response({"data": [team_out(r) for r in rows], "next_cursor": next_cursor})
+    limit, after = keyset_paging(request)
+    rows, next_after = await store_call(request, Store.page, "teams", {}, limit, after)
+    return json_response({"data": [team_out(r) for r in rows], "next_cursor": keyset_cursor(next_after)})
 
 
 ROUTES = [

@@ -8,7 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from gated.admin import schemas
-from gated.admin.common import json_response, paging, principal, read_model, required_query, store_call
+from gated.admin.common import (
+    json_response,
+    keyset_cursor,
+    keyset_paging,
+    principal,
+    read_model,
+    required_query,
+    store_call,
+)
 from gated.errors import NotFound
 from gated.routes import ADMIN_ONLY, PAGING, Param, Route
 from gated.store.admin import public
@@ -54,9 +62,9 @@ async def info(request: web.Request) -> web.Response:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    limit, cursor = paging(request)
-    rows, next_cursor = await store_call(request, Store.page, "users", {}, limit, cursor)
-    return json_response({"data": [public(r) for r in rows], "next_cursor": next_cursor})
+    limit, after = keyset_paging(request)
+    rows, next_after = await store_call(request, Store.page, "users", {}, limit, after)
+    return json_response({"data": [public(r) for r in rows], "next_cursor": keyset_cursor(next_after)})
 
 
 ROUTES = [

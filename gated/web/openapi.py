@@ -79,7 +79,7 @@ def _operation(route: Route, schemas: dict[tuple[type[BaseModel], str], Any]) ->
         operation["parameters"] = [
             {"name": p.name, "in": "path" if p.name in path_names else "query",
              "required": p.required or p.name in path_names, "description": p.description,
-             "schema": {"type": p.type}}
+             "schema": {"type": p.type, **({"enum": list(p.choices)} if p.choices else {})}}
             for p in route.params
         ]
     if route.request_model is not None:
