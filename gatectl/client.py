@@ -9,7 +9,7 @@ from typing import Any
 HINTS = {
     401: "check --key / GATED_MASTER_KEY",
     403: "this needs the master key (or a key with the right role)",
-    404: "check the id or the gated version",
+    404: "check the id: the list commands show the existing ones",
     409: "pick another id or alias",
     429: "a budget or rate limit refused it; see `gatectl key info`",
 }

@@ -11,7 +11,7 @@ import typer
 from gatectl import output
 from gatectl.client import ApiError, Unreachable
 from gatectl.commands import audit, health, keys, keywords, models, spend, teams, users
-from gatectl.state import State
+from gatectl.state import InvalidUrl, State
 
 EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -37,6 +37,9 @@ def root(
 ) -> None:
     try:
         ctx.obj = State.resolve(url, key, timeout, as_json)
+    except InvalidUrl as exc:
+        output.error(str(exc), "pass --url http://HOST:PORT or set GATED_URL")
+        raise typer.Exit(EXIT_USAGE) from None
     except ValueError as exc:
         output.error(str(exc), "fix or remove the profile file")
         raise typer.Exit(EXIT_USAGE) from None

@@ -29,6 +29,19 @@ def _profile() -> dict[str, object]:
         raise ValueError(f"cannot read {path}: {exc}") from None
 
 
+class InvalidUrl(ValueError):
+    pass
+
+
+def _checked_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidUrl(f"{url!r} is not an http(s) URL of gated")
+    return url
+
+
 @dataclass
 class State:
     url: str
@@ -40,7 +53,7 @@ class State:
     def resolve(cls, url: str | None, key: str | None, timeout: float | None, as_json: bool) -> State:
         profile = _profile()
         return cls(
-            url=url or str(profile.get("url") or DEFAULT_URL),
+            url=_checked_url(url or str(profile.get("url") or DEFAULT_URL)),
             key=key or _str_or_none(profile.get("key")),
             timeout=timeout or float(profile.get("timeout") or DEFAULT_TIMEOUT),  # type: ignore[arg-type]
             json=as_json,

@@ -27,6 +27,10 @@ def completion_files() -> dict[Path, str]:
     return files
 
 
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").strip().split("\n\n")[0].split())
+
+
 def _option_line(param) -> str:  # type: ignore[no-untyped-def]
     names = " / ".join([*param.opts, *param.secondary_opts])
     text = (param.help or "").replace("|", "\\|")
@@ -45,7 +49,7 @@ def _command_section(command, path: list[str]) -> list[str]:  # type: ignore[no-
     arguments = [p for p in command.params if p.param_type_name == "argument"]
     options = [p for p in command.params if p.param_type_name == "option" and p.name != "help"]
     usage = " ".join(["gatectl", *path, *(f"{a.name.upper()}{'...' if a.nargs == -1 else ''}" for a in arguments)])
-    lines += [f"#### `{' '.join(path)}`", "", (command.help or "").strip().splitlines()[0], "", f"    {usage}", ""]
+    lines += [f"#### `{' '.join(path)}`", "", _first_paragraph(command.help), "", f"    {usage}", ""]
     if options:
         lines += ["| option | meaning |", "|---|---|", *(_option_line(p) for p in options), ""]
     return lines

@@ -66,6 +66,15 @@ def test_daemon_down_is_exit_3():
     assert "Traceback" not in result.stderr
 
 
+def test_a_url_that_is_not_http_is_a_usage_error():
+    for url in ("not-a-url", "ftp://127.0.0.1:4000", "http://"):
+        result = gatectl("--url", url, "health")
+        assert result.returncode == 2, url
+        assert result.stderr.strip().splitlines() == [
+            f"gatectl: error: {url!r} is not an http(s) URL of gated "
+            "(hint: pass --url http://HOST:PORT or set GATED_URL)"]
+
+
 def test_usage_errors_are_exit_2():
     assert gatectl("no-such-command").returncode == 2
     assert gatectl("--timeout", "soon", "health").returncode == 2
