@@ -80,7 +80,7 @@ BENCH_EXTRA = $(if $(EXTRA_TARGET),--target extra=$(EXTRA_TARGET)) \
 	$(if $(EXTRA_MODEL),--target-model extra=$(EXTRA_MODEL)) \
 	$(if $(EXTRA_PID),--target-pid extra=$(EXTRA_PID))
 
-.PHONY: bench bench-quick bench-wrk
+.PHONY: bench bench-quick bench-wrk bench-profile
 
 bench-wrk:
 	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y wrk; }
@@ -90,3 +90,12 @@ bench: $(VENV)/.installed bench-wrk
 
 bench-quick: $(VENV)/.installed bench-wrk
 	$(BIN)/python bench/run.py --quick $(BENCH_EXTRA) $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) -e '.[bench]'
+	touch $@
+
+# gated's CPU per request by stage, py-spy under wrk load (bench/profile.py; findings in bench/PROFILE.md)
+PROFILE_ARGS ?=
+bench-profile: $(VENV)/.installed-bench bench-wrk
+	$(BIN)/python bench/profile.py $(PROFILE_ARGS)

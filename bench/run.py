@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regression
 import yaml
 
 BENCH = Path(__file__).resolve().parent
@@ -1185,6 +1186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         os.sched_setaffinity(0, {load_cpu})   # this script (TTFT client, probes) shares the load core
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed (make bench installs it: apt-get install -y wrk)")
+    calibration_ms = regression.calibrate(pin(gated_cpu), sys.executable)   # machine speed, for the guard
     workdir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
     master_key = "sk-bench-" + secrets.token_urlsafe(24)
     features = Features()
@@ -1347,7 +1349,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     else "none (taskset missing, --no-pin, or one CPU)"),
         "cpus": ncpu, "python": platform.python_version(), "wrk": _wrk_version(), "git": _git_head(),
         "targets": [t.name for t in targets], "wall_s": round(time.perf_counter() - started, 1),
-        "phases_s": {k: round(v, 1) for k, v in phases.items()},
+        "phases_s": {k: round(v, 1) for k, v in phases.items()}, "calibration_ms": round(calibration_ms, 3),
     }
     result["targets"] = judge(result)
     return result
@@ -1458,6 +1460,7 @@ def markdown(r: dict[str, Any]) -> str:
            f"{meta['duration_s']} s per point · {meta['wrk']} · Python {meta['python']} · wall {meta['wall_s']} s", "",
            "time by phase: " + " · ".join(f"{k} {v:.0f} s" for k, v in meta.get("phases_s", {}).items()), "",
            *_noise_warning(r),
+           *(regression.markdown(r["regression"]) if "regression" in r else []),
            "## SPEC §12 targets", "",
            "| bar | gated | direct baseline (same run) | target | result |", "|---|---:|---|---|---|"]
     for row in r["targets"]:
@@ -1698,6 +1701,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="build the 1M-row /spend/tags database in the temp dir instead of the cache (~1 min)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs, databases)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a SPEC §12 target fails")
+    p.add_argument("--no-regression-check", action="store_true",
+                   help="report, but do not fail on, figures >15%% worse than the committed results")
     p.add_argument("--time-limit", type=int, help="watchdog in seconds; default 900, quick 180")
     args = p.parse_args(argv)
     quick = args.quick
@@ -1735,11 +1740,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.alarm(0)
         stop_all()
+    result["regression"] = regression.compare(result, regression.committed_results(ROOT))
     print(write_results(result, args.out))
     print(f"bench: wrote {args.out / 'latest.md'} and {args.out / 'latest.json'}")
     failed = [row["bar"] for row in result["targets"] if row["pass"] is False]
     if not result["spend_check"]["ok"]:
         print("bench: error: spend rows missing after SIGTERM", file=sys.stderr)
+        return 1
+    check = result["regression"]
+    if not check["compared"]:
+        print(f"bench: regression guard: {check['why']}", file=sys.stderr)
+    elif check["regressions"] and not args.no_regression_check:
+        print("bench: error: regressed by more than 15% against the committed results: "
+              + "; ".join(check["regressions"]), file=sys.stderr)
         return 1
     return 1 if failed and args.strict else 0
 

@@ -1,0 +1,116 @@
+"""The regression guard of `make bench`: this run's SPEC §12 figures against the committed results.
+
+A figure regresses when it is more than 15% worse than the committed one (every §12 figure is
+"lower is better"), after two allowances for a different or busier machine:
+- time figures (µs, ms, s) are first scaled by the machine-speed ratio: a fixed pure-Python
+  workload timed on gated's core in both runs (`calibrate`), so a machine 10% slower than the one
+  that produced the committed results is allowed 10% more;
+- a change smaller than the noise floor of its unit (NOISE_FLOOR) is never a regression: a
+  0.8 ms figure moving by 0.1 ms is scheduling noise, not code.
+Only runs of the same mode are compared (a quick run's 2 s points against a full run's medians
+would be noise). The committed results are read from git HEAD, not from the working tree, which
+an earlier uncommitted run may have overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+TOLERANCE = 0.15
+NOISE_FLOOR = {"µs": 15.0, "ms": 0.15, "s": 0.1, "MB": 2.0}
+TIME_UNITS = ("µs", "ms", "s")
+
+# A fixed workload of the kind gated's hot path does (dicts, strings, JSON); run in its own
+# interpreter on gated's core; the figure is the best of several repetitions, in ms.
+CALIBRATION = """
+import json, time
+doc = {"model": "bench", "messages": [{"role": "user", "content": "hello " * 20}], "max_tokens": 16}
+best = float("inf")
+for _ in range(7):
+    t = time.perf_counter()
+    for i in range(4000):
+        doc["user"] = f"user-{i}"
+        json.loads(json.dumps(doc)).get("messages")[0]["content"].split()
+    best = min(best, time.perf_counter() - t)
+print(best * 1000)
+"""
+
+
+def calibrate(pin: list[str], python: str) -> float:
+    """Machine speed now: ms for the calibration workload on the pinned core (lower = faster)."""
+    done = subprocess.run([*pin, python, "-c", CALIBRATION], capture_output=True, text=True, timeout=60, check=True)
+    return float(done.stdout.strip())
+
+
+def committed_results(root: Path, rel: str = "bench/results/latest.json") -> dict[str, Any] | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel}"], capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def compare(now: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+    """{"compared": bool, "why": str, "speed_ratio": float|None, "rows": [...], "regressions": [bar, ...]}"""
+    out: dict[str, Any] = {"compared": False, "why": "", "speed_ratio": None, "rows": [], "regressions": []}
+    if before is None:
+        out["why"] = "no committed bench/results/latest.json to compare with"
+        return out
+    if before.get("meta", {}).get("mode") != now["meta"]["mode"]:
+        out["why"] = (f"the committed results are of a {before.get('meta', {}).get('mode')} run, this is a "
+                      f"{now['meta']['mode']} run: not compared")
+        return out
+    then_cal, now_cal = before["meta"].get("calibration_ms"), now["meta"].get("calibration_ms")
+    speed = now_cal / then_cal if then_cal and now_cal else 1.0
+    out.update(compared=True, speed_ratio=speed, why=f"against git {before['meta'].get('git', '?')} "
+                                                    f"({before['meta'].get('date', '?')})")
+    previous = {row["bar"]: row for row in before.get("targets", [])}
+    for row in now["targets"]:
+        old = previous.get(row["bar"])
+        if old is None or old["value"] is None or row["value"] is None or old["unit"] != row["unit"]:
+            continue
+        unit = row["unit"]
+        allowed = old["value"] * (speed if unit in TIME_UNITS else 1.0)
+        limit = max(allowed * (1 + TOLERANCE), allowed + NOISE_FLOOR.get(unit, 0.0))
+        worse = row["value"] > limit
+        out["rows"].append({"bar": row["bar"], "unit": unit, "committed": old["value"], "allowed": limit,
+                            "now": row["value"], "change_pct": _pct(row["value"], old["value"]), "regressed": worse})
+        if worse:
+            out["regressions"].append(row["bar"])
+    return out
+
+
+def _pct(now: float, then: float) -> float | None:
+    return (now - then) / abs(then) * 100 if then else None
+
+
+def markdown(check: dict[str, Any]) -> list[str]:
+    out = ["## Regression guard (against the committed results)", ""]
+    if not check["compared"]:
+        return [*out, f"Not compared: {check['why']}.", ""]
+    out += [f"Compared {check['why']}. Machine speed now / then (calibration workload on gated's core): "
+            f"{check['speed_ratio']:.2f}; time figures of the committed run are scaled by it. A figure fails when "
+            f"it is more than {TOLERANCE:.0%} worse and beyond its unit's noise floor "
+            f"({', '.join(f'{v:g} {k}' for k, v in NOISE_FLOOR.items())}).", "",
+            "| bar | committed | allowed | now | change | result |", "|---|---:|---:|---:|---:|---|"]
+    for row in check["rows"]:
+        change = "" if row["change_pct"] is None else f"{row['change_pct']:+.0f} %"
+        out.append(f"| {row['bar']} | {row['committed']:.3f} {row['unit']} | {row['allowed']:.3f} {row['unit']} | "
+                   f"{row['now']:.3f} {row['unit']} | {change} | {'REGRESSED ❌' if row['regressed'] else 'ok'} |")
+    return [*out, ""]
+
+
+if __name__ == "__main__":   # the calibration alone, e.g. to see how steady it is on this machine
+    import sys
+    start = time.perf_counter()
+    print(f"{calibrate([], sys.executable):.2f} ms (took {time.perf_counter() - start:.1f} s)")

@@ -1,0 +1,55 @@
+"""make bench's regression guard: which figure changes fail the run and which are allowed."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import regression  # noqa: E402
+
+
+def results(mode="full", calibration=30.0, **figures):
+    rows = [{"bar": bar, "value": value, "unit": unit} for bar, (value, unit) in figures.items()]
+    return {"meta": {"mode": mode, "calibration_ms": calibration, "git": "abc", "date": "d"}, "targets": rows}
+
+
+def test_a_figure_more_than_15_percent_worse_fails_and_a_smaller_change_passes():
+    before = results(cpu=(300.0, "µs"), rss=(58.0, "MB"))
+    check = regression.compare(results(cpu=(350.0, "µs"), rss=(60.0, "MB")), before)
+    assert check["compared"] and check["regressions"] == ["cpu"]
+    assert regression.compare(results(cpu=(340.0, "µs"), rss=(60.0, "MB")), before)["regressions"] == []
+
+
+def test_time_figures_are_scaled_by_the_machine_speed_but_memory_is_not():
+    before = results(calibration=30.0, cpu=(300.0, "µs"), rss=(50.0, "MB"))
+    slower_machine = results(calibration=36.0, cpu=(400.0, "µs"), rss=(60.0, "MB"))   # 20% slower
+    assert regression.compare(slower_machine, before)["regressions"] == ["rss"]
+
+
+def test_changes_below_the_noise_floor_of_their_unit_never_fail():
+    before = results(added=(0.2, "ms"))
+    assert regression.compare(results(added=(0.34, "ms")), before)["regressions"] == []
+    assert regression.compare(results(added=(0.36, "ms")), before)["regressions"] == ["added"]
+
+
+def test_runs_of_another_mode_or_without_committed_results_are_not_compared():
+    quick = regression.compare(results(mode="quick", cpu=(900.0, "µs")), results(cpu=(300.0, "µs")))
+    assert not quick["compared"] and quick["regressions"] == [] and "quick" in quick["why"]
+    assert not regression.compare(results(cpu=(900.0, "µs")), None)["compared"]
+
+
+def test_figures_missing_on_either_side_are_skipped():
+    before = results(cpu=(300.0, "µs"))
+    now = results(cpu=(310.0, "µs"), new_bar=(5.0, "ms"))
+    check = regression.compare(now, before)
+    assert [row["bar"] for row in check["rows"]] == ["cpu"] and check["regressions"] == []
+
+
+def test_the_committed_results_are_read_from_git():
+    root = Path(__file__).resolve().parent.parent
+    committed = regression.committed_results(root)
+    assert committed is not None and committed["meta"]["mode"] in ("full", "quick") and committed["targets"]
+
+
+def test_the_calibration_workload_gives_a_positive_time():
+    assert 0 < regression.calibrate([], sys.executable) < 10_000
