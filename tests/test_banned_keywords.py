@@ -155,6 +155,64 @@ def test_clean_stream_arrives_unchanged(gated, upstream):
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "one two three four five six seven eight"
 
 
+@pytest.fixture
+def scripted(gated, upstream):
+    config = upstream_config(upstream.base, {"g": ["m"]})
+    config["litellm_settings"] = {"callbacks": ["banned_keywords"], "banned_keywords_list": ["ass", "top secret"]}
+    instance = gated(config)
+
+    def stream(*pieces):
+        """Stream chunks scripted as (choice index, content) or (choice index, None, tool arguments);
+        returns (text per choice as received, tool arguments, the final error or None)."""
+        choices = []
+        for index, content, *arguments in pieces:
+            delta = ({"content": content} if content is not None else
+                     {"tool_calls": [{"index": 0, "function": {"arguments": arguments[0]}}]})
+            choices.append([{"index": index, "delta": delta, "finish_reason": None}])
+        choices.append([{"index": i, "delta": {}, "finish_reason": "stop"} for i in sorted({p[0] for p in pieces})])
+        events = raw_stream(instance, {"model": "g", "stream": True, "scripted_choices": choices,
+                                       "messages": [{"role": "user", "content": "go"}]})
+        error = json.loads(events.pop())["error"] if events[-1] != "[DONE]" else None
+        texts: dict[int, str] = {}
+        arguments_seen = ""
+        for event in events:
+            if event == "[DONE]":
+                continue
+            for choice in json.loads(event)["choices"]:
+                delta = choice["delta"]
+                texts[choice["index"]] = texts.get(choice["index"], "") + (delta.get("content") or "")
+                arguments_seen += "".join(c["function"]["arguments"] for c in delta.get("tool_calls") or ())
+        return texts, arguments_seen, error
+
+    return stream
+
+
+def test_a_word_split_across_chunks_is_judged_whole(scripted):
+    # "ass" ends a chunk but the word goes on: "assets" is clean, as it is when not streamed
+    assert scripted((0, "my "), (0, "ass"), (0, "ets are"), (0, " fine")) == ({0: "my assets are fine"}, "", None)
+    assert scripted((0, "first cl"), (0, "ass"), (0, " seats")) == ({0: "first class seats"}, "", None)
+    # one character a chunk: the left context of a word is never cut off
+    text = "a class act, glass passes, and classy assets"
+    assert scripted(*((0, char) for char in text)) == ({0: text}, "", None)
+    texts, _, error = scripted((0, "you "), (0, "ass"), (0, "!"))
+    assert error["code"] == "banned_keyword" and "ass" not in texts.get(0, "")
+    texts, _, error = scripted((0, "you "), (0, "ass"))   # the keyword ends the stream
+    assert error["code"] == "banned_keyword" and "ass" not in texts.get(0, "")
+
+
+def test_several_choices_are_checked_each_on_its_own(scripted):
+    clean = scripted((0, "top "), (1, "and "), (0, "marks"), (1, "secret"))   # "top secret" only across choices
+    assert clean == ({0: "top marks", 1: "and secret"}, "", None)
+    texts, _, error = scripted((0, "the "), (1, "a "), (0, "top "), (1, "b "), (0, "secret"), (1, "c"))
+    assert error["code"] == "banned_keyword" and "secret" not in texts.get(0, "")
+
+
+def test_tool_call_arguments_split_across_chunks_are_checked(scripted):
+    _, arguments, error = scripted((0, None, '{"q": "top se'), (0, None, 'cret files"}'))
+    assert error["code"] == "banned_keyword" and "cret" not in arguments
+    assert scripted((0, None, '{"q": "top '), (0, None, 'marks"}')) == ({0: ""}, '{"q": "top marks"}', None)
+
+
 def test_output_check_can_be_turned_off(gated):
     config = mock_config()
     config["litellm_settings"] = {"callbacks": ["banned_keywords"], "banned_keywords_list": ["hello"],

@@ -56,13 +56,17 @@ class KeywordMatcher:
     def __bool__(self) -> bool:
         return self._automaton is not None
 
-    def find_normalised(self, text: str) -> str | None:
-        """The first banned keyword (as configured) in already-normalised `text`, else None."""
+    def find_normalised(self, text: str, after: int = 0, open_end: bool = False) -> str | None:
+        """The first banned keyword (as configured) in already-normalised `text`, else None.
+        Matches ending at or before `after` are skipped (already judged); with `open_end` the text
+        may go on, so a word-mode match touching its end is not judged yet."""
         if self._automaton is None:
             return None
         for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+            if end <= after:
+                continue
             keyword = self._patterns[index]
-            if self.mode == "substring" or self._on_boundaries(text, start, end, keyword):
+            if self.mode == "substring" or self._on_boundaries(text, start, end, keyword, open_end):
                 return self.keywords[keyword]
         return None
 
@@ -70,9 +74,12 @@ class KeywordMatcher:
         return self.find_normalised(normalise(text)) if self._automaton is not None else None
 
     @staticmethod
-    def _on_boundaries(text: str, start: int, end: int, keyword: str) -> bool:
-        left_ok = start == 0 or not _is_word_char(text[start - 1]) or bool(_UNSPACED.match(keyword[0])) \
-            or not _is_word_char(keyword[0])
-        right_ok = end >= len(text) or not _is_word_char(text[end]) or bool(_UNSPACED.match(keyword[-1])) \
-            or not _is_word_char(keyword[-1])
+    def _on_boundaries(text: str, start: int, end: int, keyword: str, open_end: bool) -> bool:
+        left_ok = start == 0 or not _is_word_char(text[start - 1]) or _free_edge(keyword[0])
+        right_ok = (not open_end if end >= len(text) else not _is_word_char(text[end])) or _free_edge(keyword[-1])
         return left_ok and right_ok
+
+
+def _free_edge(char: str) -> bool:
+    """A keyword edge that needs no word boundary: punctuation, or a script written without spaces."""
+    return not _is_word_char(char) or bool(_UNSPACED.match(char))

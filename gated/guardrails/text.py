@@ -76,15 +76,41 @@ def response_texts(call_type: str, body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def delta_texts(chunk: dict[str, Any]) -> list[str]:
-    """Text carried by one streamed chunk (chat deltas or completions text)."""
-    texts: list[str] = []
-    for choice in chunk.get("choices") or ():
+def delta_parts(chunk: dict[str, Any]) -> list[tuple[tuple[int, int], str]]:
+    """The text of one streamed chunk by channel: (choice index, -1) for the content or completions
+    text, (choice index, tool-call index) for a tool call's arguments. Each channel is one text
+    continued from chunk to chunk; different channels never run into each other."""
+    parts: list[tuple[tuple[int, int], str]] = []
+    for position, choice in enumerate(chunk.get("choices") or ()):
         if not isinstance(choice, dict):
             continue
+        index = _index(choice, position)
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            texts.extend(message_texts(delta))
+            parts.extend(((index, -1), text) for text in _content_texts(delta.get("content")))
+            for call_position, call in enumerate(delta.get("tool_calls") or ()):
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                    parts.append(((index, _index(call, call_position)), function["arguments"]))
+            function_call = delta.get("function_call")
+            if isinstance(function_call, dict) and isinstance(function_call.get("arguments"), str):
+                parts.append(((index, -2), function_call["arguments"]))
         elif isinstance(choice.get("text"), str):
-            texts.append(choice["text"])
-    return texts
+            parts.append(((index, -1), choice["text"]))
+    return parts
+
+
+def _index(item: dict[str, Any], position: int) -> int:
+    index = item.get("index")
+    return index if isinstance(index, int) else position
+
+
+def finished_choices(chunk: dict[str, Any]) -> list[int]:
+    """Indexes of the choices whose last chunk this is (it carries a finish_reason)."""
+    return [_index(choice, position) for position, choice in enumerate(chunk.get("choices") or ())
+            if isinstance(choice, dict) and choice.get("finish_reason")]
+
+
+def delta_texts(chunk: dict[str, Any]) -> list[str]:
+    """Text carried by one streamed chunk (chat deltas or completions text)."""
+    return [text for _, text in delta_parts(chunk)]

@@ -119,11 +119,22 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
             record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
         await response.write(b"data: " + data + b"\n\n")
 
+    async def send_guarded(released: list[bytes], found: str | None) -> bool:
+        """Send what the keyword guard released; on a match end the stream with its error (False)."""
+        if found is not None:
+            assert guard is not None
+            refusal = guard.refusal(found)
+            record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
+            await response.write(_error_event(refusal))
+            return False
+        for held in released:
+            await send(held)
+        return True
+
     try:
         async for payload in lease.response.events:
             if payload == b"[DONE]":
                 break
-            texts: list[str] = []
             # most chunks are relayed without being parsed: only a possible error, a usage object or
             # a keyword check needs the JSON
             chunk = _parse(payload) if guard or ERROR_KEY in payload or USAGE_OBJECT.search(payload) else None
@@ -138,21 +149,14 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                     usage = counts
                     if not chunk.get("choices") and not ctx.llm.client_wants_usage:
                         continue  # the gateway asked for this chunk; the client did not
-                texts = delta_texts(chunk) if guard else []
             relayed.append(payload)
             if guard is None:
                 await send(payload)
                 continue
-            released, found = guard.feed(payload, texts)
-            if found is not None:
-                refusal = guard.refusal(found)
-                record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
-                await response.write(_error_event(refusal))
+            if not await send_guarded(*guard.feed(payload, chunk)):
                 return response
-            for held in released:
-                await send(held)
-        for held in guard.finish() if guard is not None else ():
-            await send(held)
+        if guard is not None and not await send_guarded(*guard.finish()):
+            return response
         if usage is None and ctx.llm.client_wants_usage:
             last = _parse(relayed[-1]) if relayed else None
             await send(orjson.dumps(_usage_chunk(last or {}, ctx, _produced(relayed))))

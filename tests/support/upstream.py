@@ -8,6 +8,8 @@ upstreams:
   "nousage-*"   never sends usage (JSON or stream), like llama.cpp's server
   "garbage-*"   answers 200 with a body that is not JSON
 anything else answers normally (usage included; streams send 8 chunks + a usage chunk when asked).
+A request body field `scripted_choices` (a list of `choices` arrays) makes a stream send exactly
+those chunks instead, so a test can split text wherever it likes.
 """
 
 from __future__ import annotations
@@ -117,15 +119,17 @@ class FakeUpstream:
         delay = float(body.get("chunk_delay", 0))
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
         extra = {"usage": None} if include_usage else {}
+        scripted = body.get("scripted_choices")
+        if scripted is None:
+            scripted = [[{"index": 0, "delta": {"role": "assistant", "content": word} if index == 0 else
+                          {"content": word}, "finish_reason": None}] for index, word in enumerate(REPLY_WORDS)]
+            scripted.append([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         try:
-            for index, word in enumerate(REPLY_WORDS):
-                delta = {"role": "assistant", "content": word} if index == 0 else {"content": word}
-                chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}], **extra}
+            for choices in scripted:
+                chunk = {**base, "choices": choices, **extra}
                 await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 if delay:
                     await asyncio.sleep(delay)
-            final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], **extra}
-            await response.write(b"data: " + json.dumps(final).encode() + b"\n\n")
             if include_usage:
                 usage_chunk = {**base, "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 8,
                                                                 "total_tokens": 19}}
