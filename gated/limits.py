@@ -7,6 +7,7 @@ from gated.auth import Principal
 from gated.errors import RateLimited
 from gated.spend.record import utc_now
 from gated.store.limits import Limits
+from gated.store.renames import KEY_SCOPE
 from gated.store.store import Store
 from gated.store.worker import StoreWorker
 
@@ -19,7 +20,7 @@ def limits_for(principal: Principal) -> list[Limits]:
     key, team = view.key, view.team
     if key.get("rpm_limit") is not None or key.get("tpm_limit") is not None or \
             key.get("max_parallel_requests") is not None:
-        found.append(Limits(f"keys:{key['token_id']}", key.get("rpm_limit"), key.get("tpm_limit"),
+        found.append(Limits(KEY_SCOPE + key["token_id"], key.get("rpm_limit"), key.get("tpm_limit"),
                             key.get("max_parallel_requests")))
     if team is not None and (team.get("rpm_limit") is not None or team.get("tpm_limit") is not None):
         found.append(Limits(f"teams:{team['team_id']}", team.get("rpm_limit"), team.get("tpm_limit")))

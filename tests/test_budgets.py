@@ -5,6 +5,7 @@ always holds, under 50 concurrent requests, for key, team and user budgets, also
 from __future__ import annotations
 
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -146,3 +147,33 @@ def test_sequential_requests_use_the_whole_budget(gated):
     key = Api(instance.url, admin.ok("/key/generate", {"max_budget": 10 * COST})["key"])
     statuses = [key.post("/v1/chat/completions", BODY).status_code for _ in range(12)]
     assert statuses == [200] * 10 + [429, 429]
+
+
+def test_regenerate_while_a_request_is_in_flight(gated):
+    """The request settles on the regenerated key: its cost counts, its reservation and parallel
+    slot are given back, and the key's history (rows, roll-ups) follows it to the new token_id."""
+    config = mock_config()
+    config["model_list"].append({"model_name": "sleepy", "litellm_params": {"model": "mock/sleepy",
+                                                                            "mock_latency_ms": 1500}})
+    instance = gated(config)
+    admin = Api(instance.url, MASTER_KEY)
+    created = admin.ok("/key/generate", {"max_budget": 1, "max_parallel_requests": 1})
+    old = Api(instance.url, created["key"])
+    assert old.post("/v1/chat/completions", BODY).status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(old.post, "/v1/chat/completions", {**BODY, "model": "sleepy"})
+        deadline = time.monotonic() + 5
+        while not instance.rows("select * from in_flight where count > 0") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        fresh = admin.ok("/key/regenerate", {"key": created["token_id"]})
+        assert slow.result().status_code == 200
+    rows = instance.wait_rows(2)
+    assert {r["token_id"] for r in rows} == {fresh["token_id"]}
+    info = admin.get("/key/info", key=fresh["token_id"]).json()["info"]
+    assert info["spend"] == info["lifetime_spend"] == pytest.approx(2 * COST)
+    assert instance.rows("select reserved from keys") == [{"reserved": 0}]
+    assert Api(instance.url, fresh["key"]).post("/v1/chat/completions", BODY).status_code == 200, \
+        "the parallel slot was given back"
+    instance.wait_rows(3)
+    summary = admin.get("/spend/keys").json()["data"]
+    assert [(s["token_id"], s["total_spend"]) for s in summary] == [(fresh["token_id"], pytest.approx(3 * COST))]

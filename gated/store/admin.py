@@ -203,6 +203,7 @@ class AdminStore:
             now = iso(utc_now())
             self.conn.execute("UPDATE keys SET token_id = ?, key_name = ?, updated_at = ? WHERE token_id = ?",
                               (new_token_id, key_name, now, token_id))
+            self.rename_key(token_id, new_token_id)
             self._audit(actor, "regenerated", "keys", token_id, before,
                         {"token_id": new_token_id, "key_name": key_name})
             ok = True

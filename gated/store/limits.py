@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gated.store.renames import KeyRenameStore
+
 WINDOW_SECONDS = 60
 
 
@@ -23,7 +25,7 @@ def window_of(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
-class LimitStore:
+class LimitStore(KeyRenameStore):
     conn: sqlite3.Connection
 
     def admit(self, limits: Sequence[Limits], now: dt.datetime) -> tuple[str, str, int] | None:
@@ -62,9 +64,9 @@ class LimitStore:
             self.conn.execute("ROLLBACK")
             raise
 
-    def finish(self, scopes: Sequence[str]) -> None:
+    def finish(self, scopes: list[str]) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
-        for scope in scopes:
+        for scope in self.current_scopes(scopes):
             self.conn.execute("UPDATE in_flight SET count = max(0, count - 1) WHERE scope = ?", (scope,))
         self.conn.execute("COMMIT")
 

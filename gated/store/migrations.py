@@ -126,3 +126,11 @@ def m005_guardrail_lists(db: Database) -> None:
     db["banned_keywords"].create({"keyword": str, "created_at": str}, pk="keyword")
     db["list_seen"].create({"list": str, "value": str}, pk=("list", "value"))
     db["admin_state"].insert({"name": "lists", "version": 0})
+
+
+@migrations()
+def m006_key_renames(db: Database) -> None:
+    """Regenerating a key changes its token_id (the hash of the new secret). Requests admitted under
+    the old id settle after it: this maps every former id to the current one."""
+    db["key_renames"].create({"old_token_id": str, "new_token_id": str}, pk="old_token_id",
+                             not_null={"new_token_id"})

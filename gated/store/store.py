@@ -78,6 +78,7 @@ class Store(ListStore, BudgetStore, LimitStore, ReportStore):
         tokens: dict[tuple[str, str], int] = {}
         conn.execute("BEGIN IMMEDIATE")
         try:
+            rows = self.with_current_keys(rows)
             # the write lock is ours until COMMIT, so the batch's ids are the next ones: give them
             # explicitly and insert everything with executemany (tag rows need their log ids)
             first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM spend_logs").fetchone()[0]
