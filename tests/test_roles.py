@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gated.routes import ADMIN_ONLY, SCOPED, all_routes
 from tests.support.api import Api
 from tests.support.gated import MASTER_KEY, Gated, mock_config
 
@@ -39,9 +40,10 @@ MATRIX = [
     ("POST", "/key/generate", {"team_id": "blue"}, (401, 403, 403, 200)),
     ("GET", "/key/list", {"team_id": "blue"}, (401, 403, 403, 200)),
     ("GET", "/key/info", {"key": "{blue}"}, (401, 403, 403, 200)),
+    ("POST", "/key/info", {"key": "{blue}"}, (401, 403, 403, 200)),
     ("POST", "/key/update", {"key": "{blue}", "tags": ["t"]}, (401, 403, 403, 200)),
     ("POST", "/key/regenerate", {"key": "{blue}"}, (401, 403, 403, 200)),
-    ("POST", "/key/delete", {"keys": ["0" * 64]}, (401, 404, 404, 404)),
+    ("POST", "/key/delete", {"keys": ["0" * 64]}, (401, 403, 404, 404)),
     ("POST", "/user/new", {"user_alias": "n-{role}"}, (401, 403, 403, 200)),
     ("GET", "/user/list", {}, (401, 403, 403, 200)),
     ("GET", "/user/info", {"user_id": "nobody"}, (401, 403, 403, 404)),
@@ -49,6 +51,21 @@ MATRIX = [
     ("POST", "/user/delete", {"user_ids": ["nobody"]}, (401, 403, 403, 404)),
     ("GET", "/audit", {}, (401, 403, 403, 200)),
     ("GET", "/audit/some-id", {}, (401, 403, 403, 404)),
+    ("GET", "/spend/tags", {}, (401, 403, 403, 200)),
+    ("GET", "/spend/logs", {}, (401, 200, 200, 200)),   # a key reads its own rows
+    ("GET", "/spend/keys", {}, (401, 403, 403, 200)),
+    ("GET", "/spend/teams", {}, (401, 403, 403, 200)),
+    ("GET", "/spend/users", {}, (401, 403, 403, 200)),
+    ("POST", "/user/block", {"user_ids": ["eve"]}, (401, 403, 403, 200)),
+    ("POST", "/user/unblock", {"user_ids": ["eve"]}, (401, 403, 403, 200)),
+    ("POST", "/customer/block", {"user_ids": ["cat"]}, (401, 403, 403, 200)),
+    ("POST", "/customer/unblock", {"user_ids": ["cat"]}, (401, 403, 403, 200)),
+    ("POST", "/end_user/block", {"user_ids": ["end"]}, (401, 403, 403, 200)),
+    ("POST", "/end_user/unblock", {"user_ids": ["end"]}, (401, 403, 403, 200)),
+    ("GET", "/user/blocked", {}, (401, 403, 403, 200)),
+    ("GET", "/banned_keywords", {}, (401, 403, 403, 200)),
+    ("POST", "/banned_keywords/add", {"keywords": ["kw"]}, (401, 403, 403, 200)),
+    ("POST", "/banned_keywords/remove", {"keywords": ["kw"]}, (401, 403, 403, 200)),
 ]
 ROLES = ("anonymous", "user", "team_admin", "admin")
 
@@ -65,6 +82,20 @@ def test_matrix(world, method, path, payload, expected):
             error = response.json()["error"]
             assert error["code"] in ("invalid_api_key", "forbidden") and set(error) >= {"message", "type"}
             assert "data" not in response.json()
+
+
+def test_the_matrix_covers_every_route_that_needs_a_role():
+    """A new admin route cannot slip in without its row here."""
+    needing_a_role = {(r.method, r.path.replace("{id}", "some-id")) for r in all_routes()
+                      if r.role in (ADMIN_ONLY, SCOPED)}
+    assert needing_a_role == {(method, path) for method, path, _, _ in MATRIX}
+
+
+def test_a_plain_key_gets_403_before_any_lookup(world):
+    """A user key learns nothing about ids it may not touch, whether they exist or not."""
+    for path, body in (("/key/update", {"key": "0" * 64, "tags": []}), ("/key/regenerate", {"key": "0" * 64}),
+                       ("/key/delete", {"keys": ["0" * 64]}), ("/team/update", {"team_id": "nope", "tags": []})):
+        assert world["user"].post(path, body).status_code == 403, path
 
 
 def test_every_key_reads_its_own_info_but_no_other(world):

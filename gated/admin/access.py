@@ -18,6 +18,13 @@ def require_team_scope(principal: Principal, team_id: str | None) -> None:
     raise Forbidden("this needs the master key or an admin of the object's team")
 
 
+def require_key_manager(principal: Principal) -> None:
+    """Managing keys needs the master key or a team admin; checked before any lookup, so a plain
+    key learns nothing (not even whether an id exists)."""
+    if principal.role not in (ADMIN, TEAM_ADMIN):
+        raise Forbidden("this needs the master key or an admin of the key's team")
+
+
 def require_within_team(principal: Principal, team: dict[str, Any] | None, fields: dict[str, Any]) -> None:
     """A team admin may not give a key more budget or models than its team has."""
     if principal.role != TEAM_ADMIN or team is None:

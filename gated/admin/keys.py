@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gated.admin import schemas
-from gated.admin.access import require_team_scope, require_within_team
+from gated.admin.access import require_key_manager, require_team_scope, require_within_team
 from gated.admin.common import (
     json_response,
     keyset_cursor,
@@ -84,6 +84,7 @@ async def _existing(request: web.Request, key: str) -> dict[str, Any]:
 async def update(request: web.Request) -> web.Response:
     body = await read_model(request, schemas.KeyUpdate)
     who = principal(request)
+    require_key_manager(who)
     row = await _existing(request, body.key)
     require_team_scope(who, row.get("team_id"))
     changes = {name: getattr(body, name) for name in body.model_fields_set if name != "key"}
@@ -105,6 +106,7 @@ async def update(request: web.Request) -> web.Response:
 async def regenerate(request: web.Request) -> web.Response:
     body = await read_model(request, schemas.KeyRef)
     who = principal(request)
+    require_key_manager(who)
     row = await _existing(request, body.key)
     require_team_scope(who, row.get("team_id"))
     raw, token_id, key_name = new_secret()
@@ -117,6 +119,7 @@ async def regenerate(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     body = await read_model(request, schemas.KeyDelete)
     who = principal(request)
+    require_key_manager(who)
     rows = [await _existing(request, key) for key in body.keys]
     for row in rows:
         require_team_scope(who, row.get("team_id"))
