@@ -84,7 +84,8 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
         for name in config.litellm_settings.callbacks
     ]
     app[appkeys.GUARDRAILS] = GuardrailRunner(guardrails, dict(config.callback_settings),
-                                              record=app[appkeys.METRICS].count_guardrail)
+                                              record=app[appkeys.METRICS].count_guardrail,
+                                              timed=app[appkeys.METRICS].time_guardrail)
     yield
 
 

@@ -36,7 +36,8 @@ def test_json_logs_without_secrets_or_query_strings(gated, upstream):
     access = [line for line in lines if line["logger"] == "gated.access"]
     first = next(line for line in access if line.get("request_id") == "log-test-1")
     assert first["path"] == "/v1/chat/completions" and first["status"] == 200 and first["model"] == "ok"
-    assert first["latency_ms"] >= 0 and first["cost"] > 0
+    assert first["latency_ms"] >= 0 and first["cost"] > 0 and first["overhead_ms"] >= 0
+    assert "token_id" in first and first["token_id"] is None, "the master key has no token_id"
     for secret in (MASTER_KEY, "sk-provider-secret-abcdefghijklmnop0123", "querystring-value",
                    "sk-guess-abcdefghijklmnopqrstuvwxyz", "sk-abcdefghijklmnopqrstuvwxyz123456"):
         assert secret not in text

@@ -46,6 +46,7 @@ def test_counters_move(gated):
     assert value(after, "gated_spend_usd_total", model="llama3") > 0
     assert value(after, "gated_guardrail_decisions_total", guardrail="banned_keywords", outcome="allow") >= 3
     assert value(after, "gated_guardrail_decisions_total", guardrail="banned_keywords", outcome="block") == 1
+    assert value(after, "gated_guardrail_duration_seconds_count", guardrail="banned_keywords") == 5
     assert sum(v for (name, _), v in after.items() if name == "gated_upstream_errors_total") == 1
     assert ("gated_spend_queue_depth", ()) in after
 

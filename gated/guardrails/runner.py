@@ -35,12 +35,14 @@ def _refusal(guardrail: Guardrail, verdict: Verdict) -> GatewayError:
 
 class GuardrailRunner:
     def __init__(self, guardrails: list[Guardrail], policies: dict[str, CallbackSettings],
-                 record: Callable[[str, str], None] = lambda guardrail, outcome: None) -> None:
+                 record: Callable[[str, str], None] = lambda guardrail, outcome: None,
+                 timed: Callable[[str, float], None] = lambda guardrail, seconds: None) -> None:
         self.local = [g for g in guardrails if g.local]
         self.remote = [g for g in guardrails if not g.local]
         self.output = [g for g in guardrails if g.checks_output]
         self.policies = policies
         self.record = record  # (guardrail, outcome): allow, block, error or fail_open → metrics
+        self.timed = timed    # (guardrail, seconds) of each input check → metrics
 
     def __bool__(self) -> bool:
         return bool(self.local or self.remote)
@@ -51,19 +53,23 @@ class GuardrailRunner:
     def _count(self, guardrail: Guardrail, verdict: Verdict) -> None:
         self.record(guardrail.name, "allow" if verdict.allowed else "block")
 
-    async def check_input(self, ctx: CheckContext) -> RunReport:
-        """Return normally when allowed; raise the refusal (or 503 guardrail_unavailable)."""
-        report = RunReport()
+    async def check_input(self, ctx: CheckContext, report: RunReport) -> None:
+        """Return normally when allowed; raise the refusal (or 503 guardrail_unavailable). `report`
+        gets each guardrail's time, whatever the outcome."""
         for guardrail in self.local:
             started = time.perf_counter()
             verdict = await guardrail.check(ctx)
-            report.timings_ms[guardrail.name] = (time.perf_counter() - started) * 1000
+            self._time(report, guardrail, started)
             self._count(guardrail, verdict)
             if not verdict.allowed:
                 raise _refusal(guardrail, verdict)
         if self.remote:
             await self._run_remote(ctx, report, lambda g: g.check(ctx))
-        return report
+
+    def _time(self, report: RunReport, guardrail: Guardrail, started: float) -> None:
+        seconds = time.perf_counter() - started
+        report.timings_ms[guardrail.name] = round(seconds * 1000, 3)
+        self.timed(guardrail.name, seconds)
 
     def stream_guard(self) -> StreamKeywordGuard | None:
         for guardrail in self.output:
@@ -94,7 +100,7 @@ class GuardrailRunner:
                 log.exception("guardrail %s failed unexpectedly", guardrail.name)
                 return guardrail, None, type(exc).__name__
             finally:
-                report.timings_ms[guardrail.name] = (time.perf_counter() - started) * 1000
+                self._time(report, guardrail, started)
 
         tasks = [asyncio.create_task(timed(g)) for g in self.remote]
         failures: list[tuple[Guardrail, str]] = []

@@ -15,6 +15,7 @@ from gated.auth import Principal
 from gated.config import Deployment
 from gated.errors import GatewayError, ModelNotFound
 from gated.guardrails.base import CheckContext
+from gated.guardrails.runner import RunReport
 from gated.pricing import price_for
 from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
 from gated.proxy import schemas
@@ -63,12 +64,13 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
         spend_logs_metadata=llm.metadata.get("spend_logs_metadata"),
     )
     ctx = ProxyContext(llm, record, started, app[appkeys.SETTINGS]["secrets"], runner=app[appkeys.GUARDRAILS])
-    request[appkeys.LOG_FIELDS]["model"] = llm.model_group
+    request[appkeys.LOG_FIELDS].update(model=llm.model_group, token_id=principal.token_id)
+    guarded = RunReport()
     try:
         await _admit(app, principal, ctx)
         if ctx.runner:
             ctx.guard = guard_context(ctx, principal)
-            await ctx.runner.check_input(ctx.guard)
+            await ctx.runner.check_input(ctx.guard, guarded)
         return await _forward(request, ctx, config.router_settings.timeout)
     except GatewayError as exc:
         record.status = REJECTED if exc.rejected_by else ERROR
@@ -78,6 +80,8 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
         if ctx.parallel_scopes:
             await app[appkeys.STORE].run(Store.finish, ctx.parallel_scopes)
         request[appkeys.LOG_FIELDS].update(cost=record.spend, overhead_ms=ctx.overhead)
+        if guarded.timings_ms:
+            request[appkeys.LOG_FIELDS]["guardrails_ms"] = guarded.timings_ms
         await app[appkeys.SPEND].put(record)
 
 

@@ -16,6 +16,7 @@ from gated.routes import PUBLIC, Route
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+GUARDRAIL_BUCKETS = OVERHEAD_BUCKETS + (0.25, 0.5, 1.0, 2.5, 5.0, 10.0)   # remote services take longer
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -36,6 +37,9 @@ class Metrics:
         self.guardrail_decisions = Counter("gated_guardrail_decisions_total",
                                            "Guardrail outcomes: allow, block, error, fail_open",
                                            ["guardrail", "outcome"], registry=r)
+        self.guardrail_latency = Histogram("gated_guardrail_duration_seconds",
+                                           "Time each guardrail took to judge a request", ["guardrail"],
+                                           buckets=GUARDRAIL_BUCKETS, registry=r)
         self.spend = Counter("gated_spend_usd_total", "Spend recorded, in USD, by model group", ["model"],
                              registry=r)
         self.queue_depth = Gauge("gated_spend_queue_depth", "Spend rows waiting to be written",
@@ -51,6 +55,9 @@ class Metrics:
 
     def count_guardrail(self, guardrail: str, outcome: str) -> None:
         self._child(self.guardrail_decisions, guardrail, outcome).inc()
+
+    def time_guardrail(self, guardrail: str, seconds: float) -> None:
+        self._child(self.guardrail_latency, guardrail).observe(seconds)
 
     def count_upstream_failure(self, deployment: str, reason: str) -> None:
         self._child(self.upstream_errors, deployment, reason).inc()
