@@ -146,3 +146,22 @@ def test_open_mode_serves_llm_routes_without_a_key(gated):
     instance = gated(config)
     assert httpx.post(instance.url + "/v1/chat/completions", json=CHAT).status_code == 200
     assert instance.wait_rows(1)[0]["token_id"] is None
+
+
+def test_an_unexpected_failure_is_a_500_envelope_and_readiness_says_so(gated):
+    """A real fault: the database file is overwritten under a running gated. Every route that needs
+    it answers 500 internal_error (logged with its traceback, which never reaches the client), and
+    /health/readiness turns 503."""
+    instance = gated(mock_config())
+    assert httpx.get(instance.url + "/health/readiness").status_code == 200
+    httpx.post(instance.url + "/team/new", json={"team_id": "t"}, headers=AUTH).raise_for_status()
+    for path in (instance.db, instance.db.with_name(instance.db.name + "-wal")):
+        if path.exists():
+            path.write_bytes(b"\x00 not a database " * (path.stat().st_size // 17 + 1))
+    error = assert_envelope(httpx.get(instance.url + "/team/list", headers=AUTH), 500, "server_error", "internal_error")
+    assert "sqlite" not in error["message"].lower()
+    assert_envelope(httpx.post(instance.url + "/v1/chat/completions", json=CHAT, headers=AUTH),
+                    500, "server_error", "internal_error")
+    ready = httpx.get(instance.url + "/health/readiness")
+    assert ready.status_code == 503 and ready.json()["db"] == "unreachable"
+    assert "Traceback" in instance.logs() and "unhandled error on GET /team/list" in instance.logs()

@@ -3,6 +3,7 @@ recording upstream: forwarding rules, streaming relay, usage, request ids and x-
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -141,3 +142,29 @@ def test_client_disconnect_mid_stream_cancels_upstream(proxy, upstream):
     while upstream.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert upstream.disconnects == 1, "the upstream connection must be closed when the client leaves"
+
+
+def sse_events(instance, body: dict) -> list[str]:
+    with httpx.stream("POST", instance.url + "/v1/chat/completions", json=body, timeout=10,
+                      headers={"Authorization": f"Bearer {MASTER_KEY}"}) as response:
+        assert response.status_code == 200
+        return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+
+
+@pytest.mark.parametrize("failure, code", [("stream_error_after", "overloaded"),
+                                           ("stream_break_after", "upstream_error")])
+def test_a_failure_after_the_stream_started_ends_it_with_one_error_event(gated, upstream, failure, code):
+    """SPEC §4: chunks already sent stay sent; then one error event, no [DONE], no retry on the
+    other deployment (the client has seen part of an answer), the row says error."""
+    instance = gated(upstream_config(upstream.base, {"g": ["m1", "m2"]}))
+    events = sse_events(instance, {"model": "g", "stream": True, failure: 3,
+                                   "messages": [{"role": "user", "content": "hi"}]})
+    assert "[DONE]" not in events
+    chunks = [json.loads(e) for e in events]
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1]) == "one two three "
+    error = chunks[-1]["error"]
+    assert error["code"] == code and set(error) >= {"message", "type", "param", "code"}
+    assert "10.1.2.3" not in events[-1] and "sk-abcdefghij" not in events[-1], "scrubbed"
+    assert len(upstream.received) == 1, "never retried once the stream started"
+    row = instance.wait_rows(1)[-1]
+    assert row["status"] == "error" and row["completion_tokens"] >= 1

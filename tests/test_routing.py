@@ -22,14 +22,18 @@ def test_first_deployment_down_second_answers(gated, upstream):
     config = upstream_config(upstream.base, {"g": ["ok-model"]})
     dead = {**config["model_list"][0], "litellm_params": {**config["model_list"][0]["litellm_params"],
                                                           "api_base": f"http://127.0.0.1:{free_port()}/v1"}}
+    dead["litellm_params"]["weight"] = 10_000   # so the dead one is nearly always tried first
     config["model_list"].insert(0, dead)
-    config["router_settings"]["allowed_fails"] = 100
+    config["router_settings"].update(allowed_fails=100, routing_strategy="simple-shuffle")
     instance = gated(config)
     for _ in range(6):
         assert chat(instance, "g").status_code == 200
     rows = instance.wait_rows(6)
     assert {r["deployment"] for r in rows} == {"g#1 openai/ok-model"}
     assert {r["status"] for r in rows} == {"success"}
+    failures = [line for line in httpx.get(instance.url + "/metrics").text.splitlines()
+                if line.startswith("gated_upstream_errors_total{") and "g#0" in line]
+    assert failures and float(failures[0].split()[-1]) >= 5, "the dead deployment was tried, then the live one"
 
 
 def test_failing_deployment_cools_down(gated, upstream):

@@ -68,7 +68,14 @@ class Store(ListStore, BudgetStore, LimitStore, ReportStore):
         self.db.close()
 
     def ping(self) -> bool:
-        return tuple(self.conn.execute("select 1").fetchone()) == (1,)
+        """The database file answers. Asked on a fresh connection: this one's page cache (and a
+        plain `select 1`, which reads nothing) would say yes about a file that is gone or broken."""
+        path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        probe = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True, timeout=2)
+        try:
+            return probe.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        finally:
+            probe.close()
 
     def insert_spend(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert spend rows and their tag rows in one transaction; returns how many rows."""

@@ -9,7 +9,8 @@ upstreams:
   "garbage-*"   answers 200 with a body that is not JSON
 anything else answers normally (usage included; streams send 8 chunks + a usage chunk when asked).
 A request body field `scripted_choices` (a list of `choices` arrays) makes a stream send exactly
-those chunks instead, so a test can split text wherever it likes.
+those chunks instead, so a test can split text wherever it likes; `stream_error_after: N` sends an
+error event (with a leaky message) after N chunks, `stream_break_after: N` drops the connection.
 """
 
 from __future__ import annotations
@@ -125,7 +126,15 @@ class FakeUpstream:
                           {"content": word}, "finish_reason": None}] for index, word in enumerate(REPLY_WORDS)]
             scripted.append([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         try:
-            for choices in scripted:
+            for sent, choices in enumerate(scripted):
+                if sent == body.get("stream_error_after"):
+                    error = {"error": {"message": LEAKY_MESSAGE, "type": "server_error", "code": "overloaded"}}
+                    await response.write(b"data: " + json.dumps(error).encode() + b"\n\n")
+                    return response
+                if sent == body.get("stream_break_after"):
+                    assert request.transport is not None
+                    request.transport.close()
+                    return response
                 chunk = {**base, "choices": choices, **extra}
                 await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 if delay:
