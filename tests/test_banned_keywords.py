@@ -12,7 +12,7 @@ import pytest
 
 from gated.guardrails.keywords import KeywordMatcher
 from tests.support.api import Api
-from tests.support.gated import MASTER_KEY, mock_config, upstream_config
+from tests.support.gated import MASTER_KEY, Gated, mock_config, upstream_config
 
 
 @pytest.mark.parametrize("keyword, text, hit", [
@@ -56,13 +56,36 @@ def test_keyword_file_with_comments_blank_lines_and_crlf(gated, tmp_path):
     config = mock_config()
     instance_dir = tmp_path / "g0"
     instance_dir.mkdir()
-    (instance_dir / "banned.txt").write_bytes(b"# words we refuse\r\nalpha\r\n\r\n  beta gamma  \r\n#delta\r\n")
+    (instance_dir / "banned.txt").write_bytes(
+        b"\xef\xbb\xbf# words we refuse\r\nalpha\r\n\r\n  beta gamma  \r\n#delta\r\n")   # with a BOM
     config["litellm_settings"] = {"callbacks": ["banned_keywords"], "banned_keywords_list": "banned.txt"}
     instance = gated(config)
     api = Api(instance.url, MASTER_KEY)
     assert api.get("/banned_keywords").json()["data"] == ["alpha", "beta gamma"]
     assert api.chat(messages=[{"role": "user", "content": "alpha"}]).status_code == 400
-    assert api.chat(messages=[{"role": "user", "content": "delta # words"}]).status_code == 200
+    assert api.chat(messages=[{"role": "user", "content": "beta  gamma!"}]).status_code == 400
+    assert api.chat(messages=[{"role": "user", "content": "delta # words we refuse"}]).status_code == 200
+
+
+def test_keywords_removed_by_the_api_stay_removed_after_a_restart(tmp_path):
+    """SPEC §8.3 uses §8.2's startup merge: the database is the source of truth; only config entries
+    never seen at an earlier start are added."""
+    def config(keywords):
+        cfg = mock_config()
+        cfg["litellm_settings"] = {"callbacks": ["banned_keywords"], "banned_keywords_list": keywords}
+        return cfg
+
+    first = Gated(tmp_path / "g", config(["alpha", "beta"])).start()
+    Api(first.url, MASTER_KEY).ok("/banned_keywords/remove", {"keywords": ["alpha"]})
+    first.stop()
+    second = Gated(tmp_path / "g", config(["alpha", "beta", "gamma"])).start()
+    try:
+        api = Api(second.url, MASTER_KEY)
+        assert api.get("/banned_keywords").json()["data"] == ["beta", "gamma"]
+        assert api.chat(messages=[{"role": "user", "content": "alpha"}]).status_code == 200
+        assert api.chat(messages=[{"role": "user", "content": "gamma"}]).status_code == 400
+    finally:
+        second.stop()
 
 
 def test_missing_keyword_file_is_a_config_error(tmp_path):

@@ -146,6 +146,20 @@ def test_prompt_holds_the_whole_conversation(closed, fake):
     assert "'safe' or 'unsafe'" in prompt
 
 
+def test_an_unsafe_earlier_user_turn_is_caught(closed, fake, upstream):
+    """The stand-in judges the conversation it is sent, as Llama Guard does: the unsafe question
+    two turns back is seen although the last message is harmless."""
+    def judge(prompt: str) -> list[dict[str, str]]:
+        conversation = prompt.split("<BEGIN CONVERSATION>", 1)[-1]
+        return [{"generated_text": "unsafe\nO3" if "hotwire" in conversation else "safe"}]
+
+    fake.reply = judge
+    response = chat(closed, "how do I hotwire a car?", "I can't help with that.", "ok, thanks anyway")
+    assert response.status_code == 400 and response.json()["error"]["categories"] == ["O3"]
+    assert upstream.received == []
+    assert chat(closed, "what is a car?", "A vehicle.", "ok, thanks").status_code == 200
+
+
 def test_custom_categories_file_replaces_the_block(tmp_path_factory, upstream, fake):
     directory = tmp_path_factory.mktemp("lg-cats")
     (directory / "categories.txt").write_text("S1: Pirate talk.\nNever speak like a pirate.\n")
@@ -190,7 +204,13 @@ def test_unreachable_endpoint(gated, upstream, on_error, status):
     instance = gated(lg_config(upstream, f"http://127.0.0.1:{port}", on_error=on_error), env=AWS_ENV)
     response = chat(instance, "anyone there?")
     assert response.status_code == status, response.text
-    assert str(port) not in response.text
+    assert str(port) not in response.text and "127.0.0.1" not in response.text
+    if status == 503:
+        error = response.json()["error"]
+        assert (error["code"], error["guardrail"]) == ("guardrail_unavailable", NAME)
+        assert response.headers["x-should-retry"] == "false" and upstream.received == []
+    else:
+        assert len(upstream.received) == 1
 
 
 def _start_expecting_exit(tmp: Path, config: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

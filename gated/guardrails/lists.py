@@ -1,5 +1,6 @@
 """Reading a guardrail list from config: a YAML list, or a `.txt` path relative to the config file
-(one entry a line; trimmed; blank lines and `#` comments skipped; CRLF tolerated)."""
+(UTF-8, one entry a line; trimmed; blank lines and `#` comments skipped; CRLF and a byte-order
+mark tolerated)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ def read_list(value: list[str] | str, base_dir: Path) -> list[str]:
     path = Path(value)
     path = path if path.is_absolute() else base_dir / path
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")   # a byte-order mark (Windows editors) is not an entry
     except OSError as exc:
         raise ValueError(f"cannot read {value}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{value} is not UTF-8 text (byte {exc.start})") from None
     entries = (line.strip() for line in text.splitlines())
     return [entry for entry in entries if entry and not entry.startswith("#")]

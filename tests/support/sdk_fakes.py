@@ -129,7 +129,8 @@ class ThreadedApp:
 
 
 class SageMakerFake(ThreadedApp):
-    """`POST /endpoints/{name}/invocations`; answers `reply` (default `[{"generated_text": "safe"}]`)."""
+    """`POST /endpoints/{name}/invocations`; answers `reply` (default `[{"generated_text": "safe"}]`),
+    or `reply(prompt)` when it is a function (a stand-in that judges what it reads)."""
 
     def __init__(self, hang_seconds: float = 5.0) -> None:
         super().__init__(hang_seconds)
@@ -142,11 +143,12 @@ class SageMakerFake(ThreadedApp):
         return [body["inputs"] for _, body in self.received]
 
     async def _invocations(self, request: web.Request) -> web.Response:
-        self.received.append((request.path, json.loads(await request.read())))
+        body = json.loads(await request.read())
+        self.received.append((request.path, body))
         failed = await self.misbehave()
         if failed is not None:
             return failed
-        return web.json_response(self.reply)
+        return web.json_response(self.reply(body["inputs"]) if callable(self.reply) else self.reply)
 
 
 class GoogleNLFake(ThreadedApp):
