@@ -55,12 +55,19 @@ class State:
         return cls(
             url=_checked_url(url or str(profile.get("url") or DEFAULT_URL)),
             key=key or _str_or_none(profile.get("key")),
-            timeout=timeout or float(profile.get("timeout") or DEFAULT_TIMEOUT),  # type: ignore[arg-type]
+            timeout=timeout or _profile_timeout(profile),
             json=as_json,
         )
 
     def client(self) -> Client:
         return Client(self.url, self.key, self.timeout)
+
+
+def _profile_timeout(profile: dict[str, object]) -> float:
+    value = profile.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"timeout in {profile_path()} must be a number of seconds above 0, not {value!r}")
+    return float(value)
 
 
 def _str_or_none(value: object) -> str | None:

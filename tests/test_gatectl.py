@@ -51,6 +51,21 @@ def test_flag_beats_environment_and_profile(mock_gated, tmp_path):
     assert flag_wins.returncode == 0
 
 
+def test_environment_url_beats_the_profile_and_a_bad_profile_is_a_usage_error(mock_gated, tmp_path):
+    profile = tmp_path / "gatectl" / "config.toml"
+    profile.parent.mkdir()
+    profile.write_text(f'url = "http://127.0.0.1:{free_port()}"\nkey = "{MASTER_KEY}"\ntimeout = 5\n')
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert gatectl("models", "list", env=env).returncode == 3, "the profile's (dead) URL is used"
+    assert gatectl("models", "list", env={**env, "GATED_URL": mock_gated.url}).returncode == 0
+    for text, problem in (('url = "unclosed\n', "cannot read"), ('timeout = "soon"\n', "timeout in"),
+                          ("timeout = 0\n", "timeout in")):
+        profile.write_text(text)
+        result = gatectl("--url", mock_gated.url, "health", env=env)
+        assert result.returncode == 2 and problem in result.stderr, result.stderr
+        assert "fix or remove the profile file" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_refused_is_exit_1_with_hint(mock_gated):
     result = gatectl("--url", mock_gated.url, "--key", "sk-wrong", "models", "list")
     assert result.returncode == 1
