@@ -68,6 +68,10 @@ def test_page_renders_every_public_group_in_chromium(gated):
         assert f"<h2>{name}</h2>" in card
         assert f"{price_in} / 1M tokens" in card and f"{price_out} / 1M tokens" in card
     assert "embed" not in rendered
+    assert "<title>Model hub — " in rendered and "3 model group(s)" in rendered
+    card = rendered.split('data-group="gpt-4o"', 1)[1].split("</article>", 1)[0]
+    assert '<span class="mode">chat</span>' in card and "OpenAI's flagship" in card
+    assert "128,000 in · 16,384 out" in card and "openai" in card
     browser.screenshot(instance.url + "/model_hub", ARTIFACTS / "model_hub.png")
 
 
