@@ -20,8 +20,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e '.[test]'
 	touch $@
 
+CONFIG ?= examples/quickstart.yaml
+
 run: $(VENV)/.installed
-	$(BIN)/gated --config examples/quickstart.yaml --host $(HOST) --port $(PORT)
+	$(BIN)/gated --config $(CONFIG) --host $(HOST) --port $(PORT)
 
 # The browser tests use Debian's chromium (never a downloaded browser); installed only when missing.
 chromium:

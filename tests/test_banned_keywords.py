@@ -247,11 +247,11 @@ def test_output_check_can_be_turned_off(gated):
 
 def test_admin_api_add_remove_list_audited_and_effective(keyword_gated):
     api = Api(keyword_gated.url, MASTER_KEY)
-    assert api.ok("/banned_keywords/add", {"keywords": ["zebra", "hello"]}) == {"changed": ["zebra"],
-                                                                               "unchanged": ["hello"]}
+    assert api.ok("/banned_keywords/add", {"keywords": ["zebra", "hello"]}) == {
+        "changed": ["zebra"], "unchanged": ["hello"], "enforced": True}
     assert api.chat(messages=[{"role": "user", "content": "a Zebra"}]).status_code == 400
     assert api.ok("/banned_keywords/remove", {"keywords": ["zebra", "never-there"]}) == {
-        "changed": ["zebra"], "unchanged": ["never-there"]}
+        "changed": ["zebra"], "unchanged": ["never-there"], "enforced": True}
     assert api.chat(messages=[{"role": "user", "content": "a Zebra"}]).status_code == 200
     assert api.get("/banned_keywords").json()["data"] == ["hello", "top secret"]
     audit = api.get("/audit", table_name="banned_keywords").json()["data"]

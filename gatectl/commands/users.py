@@ -106,15 +106,34 @@ def delete(ctx: typer.Context, user_ids: Annotated[list[str], typer.Argument(hel
         output.message("Deleted users: " + ", ".join(data["deleted"]))
 
 
-def list_change(state: State, title: str, data: dict[str, Any]) -> None:
+def list_change(state: State, title: str, data: dict[str, Any], guardrail: str) -> None:
     """The answer of a list add/remove: what changed and what already was so."""
     if state.json:
         output.emit_json(data)
         return
     output.table(title, ["changed", "unchanged (already so)"],
                  [(", ".join(data["changed"]) or "-", ", ".join(data["unchanged"]) or "-")])
+    not_enforced_notice(data, guardrail)
 
 
+def not_enforced_notice(data: dict[str, Any], guardrail: str) -> None:
+    if data.get("enforced") is False:
+        output.notice(f"note: {guardrail} is not in litellm_settings.callbacks of this gated, so the list is "
+                      "kept but not enforced")
+
+
+def list_page(state: State, title: str, column: str, path: str, guardrail: str,
+              limit: int | None, cursor: str | None) -> None:
+    """One page of a guardrail list (blocked users, banned keywords)."""
+    data = state.client().get(path, limit=limit, cursor=cursor)
+    if state.json:
+        output.emit_json(data)
+        return
+    output.page(title, [column], ([value] for value in data["data"]), data.get("next_cursor"), keep=[column])
+    not_enforced_notice(data, guardrail)
+
+
+BLOCKING = "blocked_user_check"
 EndUserIds = Annotated[list[str], typer.Argument(help="end-user ids (the `user` field of LLM requests)")]
 
 
@@ -122,22 +141,17 @@ EndUserIds = Annotated[list[str], typer.Argument(help="end-user ids (the `user` 
 def block(ctx: typer.Context, user_ids: EndUserIds) -> None:
     """Block end users: their LLM requests are refused by blocked_user_check (POST /user/block)."""
     state: State = ctx.obj
-    list_change(state, "Blocked", state.client().post("/user/block", {"user_ids": user_ids}))
+    list_change(state, "Blocked", state.client().post("/user/block", {"user_ids": user_ids}), BLOCKING)
 
 
 @app.command("unblock")
 def unblock(ctx: typer.Context, user_ids: EndUserIds) -> None:
     """Unblock end users (POST /user/unblock)."""
     state: State = ctx.obj
-    list_change(state, "Unblocked", state.client().post("/user/unblock", {"user_ids": user_ids}))
+    list_change(state, "Unblocked", state.client().post("/user/unblock", {"user_ids": user_ids}), BLOCKING)
 
 
 @app.command("blocked")
-def blocked(ctx: typer.Context) -> None:
-    """List the blocked end-user ids (GET /user/blocked)."""
-    state: State = ctx.obj
-    data = state.client().get("/user/blocked")
-    if state.json:
-        output.emit_json(data)
-        return
-    output.table("Blocked end users", ["user_id"], ([u] for u in data["data"]))
+def blocked(ctx: typer.Context, limit: Limit = None, cursor: Cursor = None) -> None:
+    """List the blocked end-user ids, in order (GET /user/blocked)."""
+    list_page(ctx.obj, "Blocked end users", "user_id", "/user/blocked", BLOCKING, limit, cursor)

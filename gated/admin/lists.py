@@ -6,19 +6,34 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gated import appkeys
 from gated.admin import schemas
-from gated.admin.common import json_response, principal, read_model, store_call
+from gated.admin.common import json_response, keyset_cursor, keyset_paging, principal, read_model, store_call
 from gated.errors import InvalidRequest
 from gated.guardrails.keywords import normalise
-from gated.routes import ADMIN_ONLY, Route
+from gated.routes import ADMIN_ONLY, PAGING, Route
 from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListKind
 from gated.store.store import Store
+
+GUARDRAIL_OF = {BLOCKED_USERS: "blocked_user_check", BANNED_KEYWORDS: "banned_keywords"}
+
+
+def _enforced(request: web.Request, kind: ListKind) -> bool:
+    """Whether the list's guardrail is on: the list can be kept either way, but only then it acts."""
+    return GUARDRAIL_OF[kind] in request.app[appkeys.CONFIG].litellm_settings.callbacks
 
 
 async def _change(request: web.Request, kind: ListKind, values: list[str], add: bool) -> web.Response:
     changed = await store_call(request, Store.change_list, kind, values, add, principal(request).actor())
     unchanged = [v for v in dict.fromkeys(values) if v not in changed]
-    return json_response({"changed": changed, "unchanged": unchanged})
+    return json_response({"changed": changed, "unchanged": unchanged, "enforced": _enforced(request, kind)})
+
+
+async def _page(request: web.Request, kind: ListKind) -> web.Response:
+    limit, after = keyset_paging(request)
+    values, next_after = await store_call(request, Store.list_page, kind, limit, after)
+    return json_response({"data": values, "next_cursor": keyset_cursor(next_after),
+                          "enforced": _enforced(request, kind)})
 
 
 async def block_users(request: web.Request) -> web.Response:
@@ -32,7 +47,7 @@ async def unblock_users(request: web.Request) -> web.Response:
 
 
 async def blocked_users(request: web.Request) -> web.Response:
-    return json_response({"data": await store_call(request, Store.list_values, BLOCKED_USERS)})
+    return await _page(request, BLOCKED_USERS)
 
 
 async def _keywords(request: web.Request) -> list[str]:
@@ -52,7 +67,7 @@ async def remove_keywords(request: web.Request) -> web.Response:
 
 
 async def list_keywords(request: web.Request) -> web.Response:
-    return json_response({"data": await store_call(request, Store.list_values, BANNED_KEYWORDS)})
+    return await _page(request, BANNED_KEYWORDS)
 
 
 def _block_routes() -> list[Route]:
@@ -70,10 +85,10 @@ def _block_routes() -> list[Route]:
 
 ROUTES = [
     *_block_routes(),
-    Route("GET", "/user/blocked", blocked_users, ADMIN_ONLY, "The blocked end-user ids", None, schemas.ListValues,
-          group="guardrails"),
-    Route("GET", "/banned_keywords", list_keywords, ADMIN_ONLY, "The banned keywords", None, schemas.ListValues,
-          group="guardrails"),
+    Route("GET", "/user/blocked", blocked_users, ADMIN_ONLY, "The blocked end-user ids (paged, in order)", None,
+          schemas.ListValues, group="guardrails", params=PAGING),
+    Route("GET", "/banned_keywords", list_keywords, ADMIN_ONLY, "The banned keywords (paged, in order)", None,
+          schemas.ListValues, group="guardrails", params=PAGING),
     Route("POST", "/banned_keywords/add", add_keywords, ADMIN_ONLY, "Ban keywords", schemas.Keywords,
           schemas.ListChange, group="guardrails"),
     Route("POST", "/banned_keywords/remove", remove_keywords, ADMIN_ONLY, "Unban keywords", schemas.Keywords,

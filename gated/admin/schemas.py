@@ -134,10 +134,13 @@ class Keywords(_Body):
 class ListChange(BaseModel):
     changed: list[str]
     unchanged: list[str]
+    enforced: bool = Field(description="whether the list's guardrail is in litellm_settings.callbacks")
 
 
 class ListValues(BaseModel):
     data: list[str]
+    next_cursor: str | None
+    enforced: bool = Field(description="whether the list's guardrail is in litellm_settings.callbacks")
 
 
 class _Open(BaseModel):

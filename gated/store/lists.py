@@ -29,6 +29,13 @@ class ListStore(AdminStore):
     def list_values(self, kind: ListKind) -> list[str]:
         return [r[0] for r in self.conn.execute(f"SELECT {kind.column} FROM {kind.table} ORDER BY {kind.column}")]
 
+    def list_page(self, kind: ListKind, limit: int, after: str | None) -> tuple[list[str], str | None]:
+        """One page of the list in order; the value to continue after, or None on the last page."""
+        values = [r[0] for r in self.conn.execute(
+            f"SELECT {kind.column} FROM {kind.table} WHERE {kind.column} > ? ORDER BY {kind.column} LIMIT ?",
+            ("" if after is None else after, limit + 1))]
+        return values[:limit], values[limit - 1] if len(values) > limit else None
+
     def lists_version(self) -> int:
         return int(self.conn.execute("SELECT version FROM admin_state WHERE name = 'lists'").fetchone()[0])
 
