@@ -97,9 +97,15 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> str:
 def bar_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], amounts: Sequence[float | None],
               keep: Sequence[str] = ()) -> None:
     """A table with one more column: a bar per row proportional to its amount; the largest
-    amount gets the full bar width."""
+    amount gets the full bar width, which shrinks (to 4 cells at least) so that a row fits the
+    terminal on one line."""
+    from rich.console import Console
+
+    rows = [list(row) for row in rows]
+    used = sum(max([len(name), *(len(cell(row[i])) for row in rows)]) for i, name in enumerate(columns))
+    width = max(4, min(BAR_WIDTH, Console().width - 3 * (len(columns) + 1) - 1 - used))
     top = max((a for a in amounts if a), default=0.0)
-    bars = [bar(a / top) if a and top > 0 else "" for a in amounts]
+    bars = [bar(a / top, width) if a and top > 0 else "" for a in amounts]
     table(title, [*columns, ""], [[*row, b] for row, b in zip(rows, bars, strict=True)], [*keep, ""])
 
 

@@ -69,6 +69,14 @@ def today() -> str:
 
 # -- spend tags -------------------------------------------------------------------------------------
 
+def test_tag_bars_shrink_to_fit_a_narrow_terminal(world):
+    result = gatectl("--url", world["url"], "--key", MASTER_KEY, "spend", "tags", env={"COLUMNS": "64"})
+    assert result.returncode == 0, result.stderr
+    assert max(map(len, result.stdout.splitlines())) <= 64, result.stdout
+    big = [ln for ln in result.stdout.splitlines() if ln.startswith("│ big ")]
+    assert len(big) == 1 and 4 <= bar_length(big[0]) < WIDTH, "one line per tag, its bar shortened"
+
+
 def test_tags_table_has_a_bar_per_tag_longest_for_the_biggest(world):
     report = api(world["url"], "GET", "/spend/tags")
     assert [e["individual_request_tag"] for e in report][0] == "big" and len(report) == 4
