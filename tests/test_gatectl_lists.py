@@ -54,7 +54,8 @@ def test_lists_page_in_order(instance):
     human = ctl(instance, "keywords", "list", "--limit", "2", "--cursor", first["next_cursor"])
     assert "word02" in human.stdout and "word03" in human.stdout and "word01" not in human.stdout
     assert "continue with --cursor" in human.stdout
-    last = json.loads(ctl(instance, "--json", "keywords", "list", "--limit", "3", "--cursor", first["next_cursor"]).stdout)
+    last = json.loads(ctl(instance, "--json", "keywords", "list", "--limit", "3",
+                          "--cursor", first["next_cursor"]).stdout)
     assert last == {"data": ["word02", "word03", "word04"], "next_cursor": None, "enforced": True}
     bad = ctl(instance, "keywords", "list", "--cursor", "made-up")
     assert bad.returncode == 1 and "cursor" in bad.stderr

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from gatectl.output import usd
 from tests.support.api import Api
 from tests.support.gated import MASTER_KEY, Gated, base_env, free_port, mock_config
 from tests.test_gatectl import gatectl
@@ -70,11 +72,15 @@ def today() -> str:
 # -- spend tags -------------------------------------------------------------------------------------
 
 def test_tag_bars_shrink_to_fit_a_narrow_terminal(world):
-    result = gatectl("--url", world["url"], "--key", MASTER_KEY, "spend", "tags", env={"COLUMNS": "64"})
+    result = gatectl("--url", world["url"], "--key", MASTER_KEY, "spend", "tags", env={"COLUMNS": "52"})
     assert result.returncode == 0, result.stderr
-    assert max(map(len, result.stdout.splitlines())) <= 64, result.stdout
-    big = [ln for ln in result.stdout.splitlines() if ln.startswith("│ big ")]
-    assert len(big) == 1 and 4 <= bar_length(big[0]) < WIDTH, "one line per tag, its bar shortened"
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 52, result.stdout
+    assert not [ln for ln in lines if re.match(r"│\s+│", ln)], "no row runs onto a second line"
+    for entry in api(world["url"], "GET", "/spend/tags"):
+        [line] = [ln for ln in lines if ln.startswith(f"│ {entry['individual_request_tag']} ")]
+        assert usd(entry["total_spend"]) in line, "the row is not folded onto a second line"
+        assert 0 < bar_length(line) < WIDTH
 
 
 def test_tags_table_has_a_bar_per_tag_longest_for_the_biggest(world):
