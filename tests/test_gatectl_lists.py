@@ -79,3 +79,13 @@ def test_errors(instance):
     user_key = Api(instance.url, MASTER_KEY).ok("/key/generate", {})["key"]
     refused = gatectl("--url", instance.url, "--key", user_key, "keywords", "list")
     assert refused.returncode == 1 and "master key" in refused.stderr
+
+
+@pytest.mark.parametrize("path", ["/user/blocked", "/banned_keywords"])
+@pytest.mark.parametrize("query, param", [({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"),
+                                          ({"limit": "ten"}, "limit"), ({"cursor": "made-up"}, "cursor")])
+def test_list_paging_bad_input_is_a_400_naming_it(instance, path, query, param):
+    response = Api(instance.url, MASTER_KEY).get(path, **query)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_request", param)
