@@ -56,6 +56,57 @@ def test_response_headers(proxy):
     assert float(response.headers["x-gated-response-cost"]) == pytest.approx(11e-6 + 16e-6)
 
 
+def test_a_uuid_request_id_goes_upstream_unchanged(proxy, upstream):
+    request_id = str(uuid.uuid4())
+    response = httpx.post(proxy.url + "/v1/chat/completions",
+                          headers={"Authorization": f"Bearer {MASTER_KEY}", "x-request-id": request_id},
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.headers["x-gated-request-id"] == request_id
+    assert upstream.received[0].headers["x-request-id"] == request_id == upstream.received[0].headers[
+        "x-gated-request-id"]
+
+
+def test_forward_metadata_and_stream_usage_settings(gated, upstream):
+    config = upstream_config(upstream.base, {"fwd": ["fwd-m"], "quiet": ["quiet-m"]})
+    config["model_list"][0]["litellm_params"]["forward_metadata"] = True
+    config["model_list"][1]["litellm_params"]["stream_usage"] = False
+    instance = gated(config)
+    metadata = {"tags": ["t"], "trace": "abc"}
+    sdk(instance).chat.completions.create(model="fwd", messages=[{"role": "user", "content": "hi"}],
+                                          extra_body={"metadata": metadata})
+    assert upstream.received[-1].body["metadata"] == metadata, "forward_metadata: true passes it upstream"
+    chunks = list(sdk(instance).chat.completions.create(model="quiet", stream=True,
+                                                        messages=[{"role": "user", "content": "hi"}]))
+    assert "stream_options" not in upstream.received[-1].body, "stream_usage: false asks for no usage"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("one two")
+    row = instance.wait_rows(2)[-1]
+    assert row["usage_estimated"] == 1 and row["completion_tokens"] > 0
+
+
+def test_azure_deployment_addressed_by_name_and_api_version(gated, upstream):
+    config = {"model_list": [{"model_name": "az", "litellm_params": {
+        "model": "azure/my-gpt4o-deployment", "api_base": upstream.base.removesuffix("/v1"),
+        "api_version": "2024-10-21", "api_key": "azure-key-0123456789abcdef",
+        "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002}}],
+        "general_settings": {"master_key": MASTER_KEY}}
+    instance = gated(config)
+    reply = sdk(instance).chat.completions.create(model="az", messages=[{"role": "user", "content": "hi"}])
+    assert reply.usage.total_tokens == 19
+    [received] = upstream.received
+    assert received.path == "/openai/deployments/my-gpt4o-deployment/chat/completions"
+    assert received.query == {"api-version": "2024-10-21"}
+    assert received.headers["api-key"] == "azure-key-0123456789abcdef" and "Authorization" not in received.headers
+    assert received.body["model"] == "my-gpt4o-deployment"
+
+
+def test_completions_forwarded_with_prompt_untouched(proxy, upstream):
+    reply = sdk(proxy).completions.create(model="gpt-4o", prompt=["first", "second"], max_tokens=5)
+    assert reply.usage.total_tokens == 19
+    [received] = upstream.received
+    assert received.path == "/v1/completions"
+    assert received.body == {"model": "real-gpt-4o", "prompt": ["first", "second"], "max_tokens": 5}
+
+
 def test_request_id_generated_when_absent_or_unsafe(proxy, upstream):
     headers = {"Authorization": f"Bearer {MASTER_KEY}", "x-request-id": "bad id\twith spaces"}
     response = httpx.post(proxy.url + "/v1/chat/completions", headers=headers,

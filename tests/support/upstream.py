@@ -33,6 +33,7 @@ class Received:
     path: str
     headers: CIMultiDict[str]  # case-insensitive, like HTTP
     body: dict[str, Any]
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,7 +82,7 @@ class FakeUpstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.received.append(Received(request.path, CIMultiDict(request.headers), body))
+        self.received.append(Received(request.path, CIMultiDict(request.headers), body, dict(request.query)))
         model = str(body.get("model", ""))
         if model.startswith("slow-"):
             await asyncio.sleep(self.slow_seconds)
