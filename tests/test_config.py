@@ -3,12 +3,14 @@ no traceback; known-but-unsupported keys warn and are ignored; os.environ/NAME s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gated.config import ConfigError, load_config, parse_config
-from tests.support.gated import mock_config, run_gated
+from tests.support.gated import base_env, mock_config, run_gated
 
 BASE = {"model_list": [{"model_name": "m", "litellm_params": {"model": "mock/m"}}]}
 
@@ -117,6 +119,14 @@ def test_invalid_yaml_and_missing_file(tmp_path):
      "gated: config error: litellm_settings.callbacks[0]: unknown guardrail 'lakera'"),
     ({**BASE, "general_settings": {"master_key": "os.environ/GATED_TEST_UNSET_VAR"}},
      "gated: config error: general_settings.master_key: environment variable GATED_TEST_UNSET_VAR is not set"),
+    ({**BASE, "general_settings": {"master_kye": "x"}},
+     "gated: config error: general_settings.master_kye: unknown key (did you mean 'master_key'?)"),
+    ({**BASE, "router_settings": {"num_retries": "two"}}, "gated: config error: router_settings.num_retries: "),
+    ({"model_list": [{"model_name": "m", "litellm_params": {"model": "azure/dep"}}]},
+     "gated: config error: model_list[0].litellm_params: azure/ deployments need api_base and api_version"),
+    ({**BASE, "litellm_settings": {"banned_keywords_list": "missing.txt", "callbacks": ["banned_keywords"]}},
+     "gated: config error: litellm_settings.banned_keywords_list: cannot read missing.txt"),
+    ("model_list: [\n  - oops: {", "gated: config error: "),
 ])
 def test_gated_exits_2_with_one_line_per_problem(tmp_path, raw, expected):
     result = run_gated(tmp_path, raw)
@@ -124,6 +134,13 @@ def test_gated_exits_2_with_one_line_per_problem(tmp_path, raw, expected):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_exits_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gated", "--config", str(tmp_path / "nope.yaml")],
+                            capture_output=True, text=True, timeout=20, env=base_env())
+    assert result.returncode == 2 and "nope.yaml" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_loopback_rules(tmp_path):
