@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.api import Api
-from tests.support.gated import MASTER_KEY, mock_config
+from tests.support.gated import MASTER_KEY, mock_config, upstream_config
 
 # "hello" → 2 prompt tokens; the fixed 40-byte reply → 10 completion tokens = max_tokens, so the
 # worst case equals the real cost: 2 × $1/M + 10 × $2/M
@@ -177,3 +177,26 @@ def test_regenerate_while_a_request_is_in_flight(gated):
     instance.wait_rows(3)
     summary = admin.get("/spend/keys").json()["data"]
     assert [(s["token_id"], s["total_spend"]) for s in summary] == [(fresh["token_id"], pytest.approx(3 * COST))]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_budget_for_five_lets_at_most_five_calls_reach_the_upstream(gated, upstream, workers):
+    """The same burst against a recording upstream: what it received is what was admitted. Its
+    answer costs 11 × $1/M + 8 × $2/M = $27/M; with max_tokens 13 the worst case is
+    2 × $1/M + 13 × $2/M = $28/M, so a budget of five worst cases admits five."""
+    instance = gated(upstream_config(upstream.base, {"g": ["m"]}), "--workers", workers)
+    admin = Api(instance.url, MASTER_KEY)
+    key = admin.ok("/key/generate", {"max_budget": 5 * 28e-6})
+    body = {"model": "g", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 13}
+
+    def call(_: int) -> int:
+        return httpx.post(instance.url + "/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {key['key']}"}).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(call, range(50)))
+    assert statuses.count(200) == 5 and statuses.count(429) == 45
+    assert len(upstream.received) == 5
+    instance.wait_rows(50)
+    spend, reserved, max_budget = spend_of(instance, "keys", "token_id", key["token_id"])
+    assert spend == pytest.approx(5 * 27e-6) and spend <= max_budget and reserved == pytest.approx(0)
