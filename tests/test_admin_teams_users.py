@@ -117,8 +117,12 @@ def test_users_lifecycle(admin, instance):
     assert info["user_info"]["user_alias"] == "Ann" and info["keys"][0]["token_id"] == key["token_id"]
     assert admin.ok("/user/update", {"user_id": "ann", "max_budget": None})["max_budget"] is None
     assert [u["user_id"] for u in admin.get("/user/list").json()["data"]] == sorted(["ann", generated["user_id"]])
+    second_key = admin.ok("/key/generate", {"user_id": "ann"})
     assert admin.ok("/user/delete", {"user_ids": ["ann"]}) == {"deleted": ["ann"]}
     assert admin.as_key(key["key"]).chat().status_code == 401
+    deleted = admin.get("/audit", action="deleted").json()["data"]
+    assert sorted((r["table_name"], r["object_id"]) for r in deleted) == sorted(
+        [("keys", key["token_id"]), ("keys", second_key["token_id"]), ("users", "ann")]), "one row per object"
     assert admin.get("/user/info", user_id="ann").status_code == 404
     assert admin.post("/user/delete", {"user_ids": ["ann"]}).status_code == 404
 

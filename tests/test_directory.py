@@ -39,3 +39,15 @@ def test_changes_reach_every_worker_at_once(gated):
     assert set(fresh_connection_statuses(instance.url, regenerated["key"])) == {200}
     admin.ok("/key/delete", {"keys": [regenerated["token_id"]]})
     assert set(fresh_connection_statuses(instance.url, regenerated["key"])) == {401}
+
+
+def test_budget_and_model_edits_reach_every_worker_at_once(gated):
+    instance = gated(mock_config(), "--workers", "2")
+    admin = Api(instance.url, MASTER_KEY)
+    key = admin.ok("/key/generate", {"models": ["llama3"]})
+    assert set(fresh_connection_statuses(instance.url, key["key"])) == {200}
+    admin.ok("/key/update", {"key": key["token_id"], "max_budget": 0})
+    refused = fresh_connection_statuses(instance.url, key["key"])
+    assert set(refused) == {429}, "a zero budget refuses at once, in both workers"
+    admin.ok("/key/update", {"key": key["token_id"], "max_budget": None, "models": ["gpt-3.5-turbo"]})
+    assert set(fresh_connection_statuses(instance.url, key["key"])) == {403}, "llama3 is no longer allowed"

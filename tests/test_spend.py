@@ -92,6 +92,10 @@ def test_unknown_price_is_null_with_cost_status_unknown(gated, upstream):
     assert response.status_code == 200 and "x-gated-response-cost" not in response.headers
     [row] = instance.wait_rows(1)
     assert row["spend"] is None and row["cost_status"] == "unknown" and row["total_tokens"] == 19
+    httpx.post(instance.url + "/v1/chat/completions", headers=AUTH,
+               json={"model": "priceless", "messages": [{"role": "user", "content": "again"}]})
+    warnings = [line for line in instance.logs().splitlines() if "no price for deployment" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], "warned once per deployment, not per request"
 
 
 def test_builtin_price_table_is_used(gated, upstream):
