@@ -43,6 +43,17 @@ class Received:
     body: Any
 
 
+def assert_unavailable(response: Any, guardrail: str) -> None:
+    """SPEC §8.1 fail_closed: 503 guardrail_unavailable naming the guardrail, never the service's
+    address, and x-should-retry: false."""
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["type"], error["guardrail"]) == ("guardrail_unavailable", "service_unavailable",
+                                                                  guardrail)
+    assert "127.0.0.1" not in response.text and "10.9.8.7" not in response.text
+    assert response.headers["x-should-retry"] == "false"
+
+
 def unreachable_base() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
