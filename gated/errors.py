@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gated.redact import mask_keys
+
 
 class GatewayError(Exception):
     status = 500
@@ -32,7 +34,9 @@ class GatewayError(Exception):
         self.extra = dict(extra or {})
 
     def envelope(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        # a message may quote what the client sent (a model name, an id): a key there is masked
+        body: dict[str, Any] = {"message": mask_keys(self.message), "type": self.type, "param": self.param,
+                                "code": self.code}
         body.update(self.extra)
         return {"error": body}
 

@@ -12,12 +12,14 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from gated import appkeys
 from gated.auth import OPEN
 from gated.errors import (
     GatewayError,
     InternalError,
+    InvalidRequest,
     MethodNotAllowed,
     RequestTooLarge,
     UnsupportedRoute,
@@ -69,6 +71,9 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_response(exc)
     except web.HTTPException as exc:
         return error_response(_from_aiohttp(exc, request))
+    except RequestPayloadError as exc:   # e.g. Content-Encoding: gzip on a body that is not gzip
+        message = str(exc.args[0] if exc.args else exc).strip().splitlines()[-1].strip()
+        return error_response(InvalidRequest(f"the request body cannot be read: {message[:200]}"))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalError("the gateway failed to handle this request"))

@@ -136,6 +136,10 @@ BAD_FIELDS = [
     ({"metadata": []}, "metadata"), ({"permissions": "all"}, "permissions"), ({"blocked": "no"}, "blocked"),
     ({"tags": [""]}, "tags[0]"), ({"key_alias": 7}, "key_alias"), ({"banana": 1}, "banana"),
     ({"team_id": ["x"]}, "team_id"), ({"models": ["gpt-3.5-turbo", "gpt-4"]}, "models"),
+    ({"duration": "999999w"}, "duration"), ({"budget_duration": "1201mo"}, "budget_duration"),
+    ({"duration": "30d\n"}, "duration"), ({"tpm_limit": 2**63}, "tpm_limit"),
+    ({"max_parallel_requests": 2**64 - 1}, "max_parallel_requests"), ({"user_id": 5}, "user_id"),
+    ({"rpm_limit": -1}, "rpm_limit"), ({"tags": "ci"}, "tags"),
 ]
 
 

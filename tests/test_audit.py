@@ -78,6 +78,16 @@ def test_team_delete_writes_one_row_per_key_and_for_the_team(admin):
     assert all(r["updated_values"] is None and r["before_value"] for r in deleted)
 
 
+def test_an_id_given_twice_is_deleted_and_audited_once(admin):
+    admin.ok("/team/new", {"team_id": "t2"})
+    key = admin.ok("/key/generate", {})
+    assert admin.ok("/key/delete", {"keys": [key["token_id"], key["key"], key["token_id"]]}) == {
+        "deleted": [key["token_id"]]}
+    assert admin.ok("/team/delete", {"team_ids": ["t2", "t2"]}) == {"deleted": ["t2"]}
+    deleted = entries(admin, action="deleted")
+    assert sorted(r["object_id"] for r in deleted) == sorted([key["token_id"], "t2"])
+
+
 def test_changed_by_a_team_admin_key(admin):
     admin.ok("/team/new", {"team_id": "t", "admins": ["rita"]})
     rita = admin.ok("/key/generate", {"team_id": "t", "user_id": "rita"})

@@ -112,6 +112,12 @@ COVERAGE = [
     ("/v1/completions", {"prompt": ["fine", "hello again"]}),
     ("/v1/embeddings", {"model": "embed", "input": "hello"}),
     ("/v1/embeddings", {"model": "embed", "input": ["a", "b hello"]}),
+    ("/v1/moderations", {"model": "mod", "input": [{"type": "text", "text": "fine"},
+                                                   {"type": "text", "text": "hello"}]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}, {   # arguments as an object
+        "role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "lookup", "arguments": {"q": "hello"}}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}),
 ]
 
 
@@ -243,6 +249,18 @@ def test_output_check_can_be_turned_off(gated):
     instance = gated(config)
     response = Api(instance.url, MASTER_KEY).chat(messages=[{"role": "user", "content": "x"}], mock_response="hello")
     assert response.status_code == 200
+
+
+def test_keywords_that_normalise_alike_are_one_keyword(keyword_gated):
+    api = Api(keyword_gated.url, MASTER_KEY)
+    added = api.ok("/banned_keywords/add", {"keywords": ["Zebra", "zebra", "ＺＥＢＲＡ"]})
+    assert added == {"changed": ["Zebra"], "unchanged": [], "enforced": True}
+    assert api.ok("/banned_keywords/add", {"keywords": ["HELLO"]})["unchanged"] == ["hello"]
+    assert api.ok("/banned_keywords/remove", {"keywords": ["zebra"]})["changed"] == ["Zebra"]
+    assert api.chat(messages=[{"role": "user", "content": "a zebra"}]).status_code == 200
+    audit = api.get("/audit", table_name="banned_keywords").json()["data"]
+    assert [(r["action"], r["object_id"]) for r in audit if "zebra" in r["object_id"].casefold()] == [
+        ("deleted", "Zebra"), ("created", "Zebra")], "one keyword, one row per change"
 
 
 def test_admin_api_add_remove_list_audited_and_effective(keyword_gated):

@@ -165,3 +165,32 @@ def test_an_unexpected_failure_is_a_500_envelope_and_readiness_says_so(gated):
     ready = httpx.get(instance.url + "/health/readiness")
     assert ready.status_code == 503 and ready.json()["db"] == "unreachable"
     assert "Traceback" in instance.logs() and "unhandled error on GET /team/list" in instance.logs()
+
+
+@pytest.mark.parametrize("path, query, param", [
+    ("/key/list", {"limit": "²"}, "limit"), ("/audit", {"cursor": "²"}, "cursor"),
+    ("/audit", {"cursor": "9" * 23}, "cursor"), ("/spend/logs", {"cursor": "9" * 23}, "cursor"),
+    ("/spend/logs", {"end_date": "9999-12-31"}, "end_date"), ("/audit", {"end_date": "9999-12-31"}, "end_date"),
+    ("/spend/tags", {"start_date": "20260101"}, "start_date"), ("/spend/tags", {"end_date": "2026-W01-1"}, "end_date"),
+    ("/spend/keys", {"start_date": "2026-02-30"}, "start_date"),
+])
+def test_odd_query_parameters_are_400_naming_them(mock_gated, path, query, param):
+    response = httpx.get(mock_gated.url + path, params=query, headers=AUTH)
+    assert_envelope(response, 400, "invalid_request_error", "invalid_request", param)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/team/new"])
+def test_a_body_that_is_not_in_its_content_encoding_is_400(mock_gated, path):
+    response = httpx.post(mock_gated.url + path, content=b'{"model": "llama3"}',
+                          headers={**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    error = assert_envelope(response, 400, "invalid_request_error", "invalid_request")
+    assert "gzip" in error["message"]
+
+
+def test_a_key_quoted_back_in_an_error_is_masked(mock_gated):
+    key = httpx.post(mock_gated.url + "/key/generate", json={}, headers=AUTH).json()["key"]
+    for response in (httpx.post(mock_gated.url + "/v1/chat/completions", headers=AUTH,
+                                json={"model": key, "messages": [{"role": "user", "content": "x"}]}),
+                     httpx.post(mock_gated.url + "/key/generate", json={"team_id": key}, headers=AUTH),
+                     httpx.get(mock_gated.url + "/" + key, headers=AUTH)):
+        assert response.status_code == 404 and key not in response.text and key[3:] not in response.text

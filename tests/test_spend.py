@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import threading
 
 import httpx
 import openai
 import pytest
 
-from tests.support.gated import MASTER_KEY, upstream_config
+from tests.support.api import Api
+from tests.support.gated import MASTER_KEY, mock_config, upstream_config
 
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 PRICE_IN, PRICE_OUT = 1e-6, 2e-6
@@ -137,3 +139,25 @@ def test_sigterm_under_load_loses_no_row(gated, upstream):
     stored = {r["request_id"] for r in instance.rows()}
     assert len(answered) >= 200
     assert set(answered) <= stored, f"{len(set(answered) - stored)} answered requests have no spend row"
+
+
+def test_a_row_that_cannot_be_written_does_not_stop_the_rows_behind_it(gated):
+    """A real fault: a key row from an older gated holds a budget period this one refuses
+    ("999999w"). Its requests fail with 500 and their spend rows cannot be settled; every other
+    row is still written, and SIGTERM still exits at once."""
+    instance = gated(mock_config())
+    api = Api(instance.url, MASTER_KEY)
+    broken = api.ok("/key/generate", {"max_budget": 1, "budget_duration": "1d"})
+    conn = sqlite3.connect(instance.db)
+    conn.execute("UPDATE keys SET budget_duration = '999999w' WHERE token_id = ?", (broken["token_id"],))
+    conn.commit()
+    conn.close()
+    api.ok("/key/update", {"key": broken["token_id"], "tags": ["reload"]})   # the caches read the row again
+    failed = api.as_key(broken["key"]).chat("llama3")
+    assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+    for _ in range(3):
+        assert api.chat("llama3").status_code == 200
+    rows = instance.wait_rows(3)
+    assert [r["status"] for r in rows] == ["success"] * 3
+    assert instance.stop(timeout=10) == 0
+    assert f"spend row of request {failed.headers['x-gated-request-id']} cannot be written" in instance.logs()

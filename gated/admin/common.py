@@ -4,6 +4,7 @@ paging parameters, JSON responses, and running store calls on the store thread."
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -63,9 +64,12 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
+_DIGITS = re.compile(r"[0-9]{1,18}")   # ASCII only (str.isdigit() takes "²"), and within SQLite's integers
+
+
 def paging(request: web.Request) -> tuple[int, str | None]:
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}", param="limit")
     return int(raw), request.query.get("cursor") or None
 
@@ -81,7 +85,7 @@ def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> s
 def numbered_paging(request: web.Request) -> tuple[int, int | None]:
     """`limit` and the row number to continue after (cursors of append-only logs)."""
     limit, cursor = paging(request)
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not _DIGITS.fullmatch(cursor):
         raise InvalidRequest("cursor is not one this API returned", param="cursor")
     return limit, None if cursor is None else int(cursor)
 
@@ -101,15 +105,25 @@ def keyset_cursor(after: str | None) -> str | None:
     return None if after is None else KEYSET + after
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9999, 1, 1)
+
+
 def date_range(request: web.Request) -> tuple[dt.date | None, dt.date | None]:
     """`start_date` / `end_date` (YYYY-MM-DD, UTC, both inclusive, both optional)."""
     days = []
     for name in ("start_date", "end_date"):
         raw = request.query.get(name)
         try:
-            days.append(dt.date.fromisoformat(raw) if raw else None)
+            # exactly YYYY-MM-DD (fromisoformat alone also takes 20260101 and week dates); a day is
+            # turned into the next day's midnight, so the last year is left out
+            day = dt.date.fromisoformat(raw) if raw and _DAY.fullmatch(raw) else None
         except ValueError:
-            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD", param=name) from None
+            day = None
+        if raw and (day is None or not FIRST_DAY <= day < LAST_DAY):
+            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}",
+                                 param=name)
+        days.append(day)
     start, end = days
     if start and end and start > end:
         raise InvalidRequest("start_date is after end_date", param="start_date")

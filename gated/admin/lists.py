@@ -51,11 +51,17 @@ async def blocked_users(request: web.Request) -> web.Response:
 
 
 async def _keywords(request: web.Request) -> list[str]:
+    """The keywords of the body, each as it is already stored when a stored one matches the same
+    text ("Foo" and "foo" are one keyword: matching is on normalised text), once each."""
     body = await read_model(request, schemas.Keywords)
+    stored = {normalise(k).strip(): k for k in await store_call(request, Store.list_values, BANNED_KEYWORDS)}
+    keywords: dict[str, str] = {}
     for index, keyword in enumerate(body.keywords):
-        if not normalise(keyword).strip():
+        normalised = normalise(keyword).strip()
+        if not normalised:
             raise InvalidRequest("a keyword must contain visible characters", param=f"keywords[{index}]")
-    return body.keywords
+        keywords.setdefault(normalised, stored.get(normalised, keyword))
+    return list(keywords.values())
 
 
 async def add_keywords(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from gated.durations import check_duration
 
 Money = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=2**53 - 1)]   # within what SQLite and JSON numbers hold exactly
 Duration = Annotated[str, AfterValidator(check_duration)]
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 Tag = Annotated[str, Field(min_length=1, max_length=128)]

@@ -21,6 +21,7 @@ from gated.admin.common import (
     store_call,
 )
 from gated.auth import ADMIN
+from gated.errors import Forbidden
 from gated.routes import ADMIN_ONLY, DATES, PAGING, SCOPED, Param, Route
 from gated.spend.record import ERROR, REJECTED, SUCCESS
 from gated.store.reports import LOG_FILTERS
@@ -56,6 +57,8 @@ async def logs(request: web.Request) -> web.Response:
     filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if request.query.get(name)}
     query_choice(request, "status", STATUSES)
     if who.role != ADMIN:
+        if filters.get("token_id", who.token_id) != who.token_id:
+            raise Forbidden("a key reads only its own spend logs: leave token_id out or give its own")
         filters["token_id"] = who.token_id  # a key reads only its own logs
     start, end = date_range(request)
     rows, next_cursor = await store_call(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -27,15 +29,22 @@ def _content_texts(content: Any) -> list[str]:
     return []
 
 
+def _arguments(function: Any) -> list[str]:
+    """A tool call's arguments: a JSON string as OpenAI sends them, or (as some OpenAI-compatible
+    servers accept) a JSON object, checked as its JSON text."""
+    arguments = function.get("arguments") if isinstance(function, dict) else None
+    if isinstance(arguments, str):
+        return [arguments]
+    if isinstance(arguments, dict | list):
+        return [orjson.dumps(arguments).decode()]
+    return []
+
+
 def _tool_texts(message: dict[str, Any]) -> list[str]:
     texts = []
     for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            texts.append(function["arguments"])
-    function_call = message.get("function_call")
-    if isinstance(function_call, dict) and isinstance(function_call.get("arguments"), str):
-        texts.append(function_call["arguments"])
+        texts.extend(_arguments(call.get("function") if isinstance(call, dict) else None))
+    texts.extend(_arguments(message.get("function_call")))
     return texts
 
 
@@ -46,10 +55,11 @@ def message_texts(message: Any) -> list[str]:
 
 
 def _string_items(value: Any) -> list[str]:
+    """A `prompt` or `input`: a string, or a list of strings and (moderations) text parts."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
+        return [text for item in value for text in ([item] if isinstance(item, str) else _content_texts([item]))]
     return []
 
 

@@ -1,11 +1,14 @@
 """SpendWriter: a bounded in-memory queue of spend rows flushed in batches (every 50 ms or 500
 rows, one transaction each) on the store thread. A full queue makes producers wait; nothing is
-dropped; close() drains everything. Rows of budgeted requests skip the queue (see put)."""
+dropped (a database that is busy or full is retried; only a row that fails on its own for another
+reason is logged and left out, so it cannot stop the rows behind it); close() drains everything.
+Rows of budgeted requests skip the queue (see put)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 from gated.spend.record import SpendRecord
@@ -63,10 +66,21 @@ class SpendWriter:
             try:
                 self.written += await self._store.run(Store.insert_spend, batch)
                 return
-            except Exception:
+            except sqlite3.OperationalError:
                 # the database may be locked or the disk full for a moment; keep the rows
                 log.exception("writing %d spend rows failed; retrying", len(batch))
                 await asyncio.sleep(RETRY_DELAY)
+            except Exception:
+                if len(batch) == 1:
+                    # not the database's state but this row: retrying cannot help, and it must not
+                    # hold up every row behind it
+                    log.exception("spend row of request %s cannot be written; it is left out",
+                                  batch[0].get("request_id"))
+                    return
+                log.exception("writing %d spend rows failed; writing them one by one", len(batch))
+                for row in batch:
+                    await self._write([row])
+                return
 
     async def close(self) -> None:
         """Write everything queued so far, then stop."""

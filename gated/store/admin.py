@@ -173,11 +173,11 @@ class AdminStore:
 
     def delete(self, table: str, object_ids: list[str], actor: Actor) -> list[dict[str, Any]]:
         """Delete all or nothing: any unknown id → nothing deleted, returns []. Team and user
-        deletes take their keys with them, each key audited."""
+        deletes take their keys with them, each key audited. An id given twice is deleted once."""
         self._begin()
         ok = False
         try:
-            rows = [self.get(table, object_id) for object_id in object_ids]
+            rows = [self.get(table, object_id) for object_id in dict.fromkeys(object_ids)]
             if any(row is None for row in rows):
                 return []
             for row in rows:
