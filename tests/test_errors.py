@@ -194,3 +194,20 @@ def test_a_key_quoted_back_in_an_error_is_masked(mock_gated):
                      httpx.post(mock_gated.url + "/key/generate", json={"team_id": key}, headers=AUTH),
                      httpx.get(mock_gated.url + "/" + key, headers=AUTH)):
         assert response.status_code == 404 and key not in response.text and key[3:] not in response.text
+
+
+DEEP = "[" * 300 + "]" * 300
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", '{"model": "llama3", "messages": [{"role": "user", "content": "x"}], "custom": ' + DEEP + "}"),
+    ("/team/new", '{"metadata": {"a": ' + DEEP + "}}"),
+])
+def test_a_body_nested_too_deep_to_forward_is_400(mock_gated, path, body):
+    response = httpx.post(mock_gated.url + path, content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert_envelope(response, 400, "invalid_request_error", "invalid_request")
+
+
+def test_a_body_with_many_brackets_but_shallow_is_fine(mock_gated):
+    wide = {**CHAT, "custom": [[1]] * 400}
+    assert httpx.post(mock_gated.url + "/v1/chat/completions", json=wide, headers=AUTH).status_code == 200

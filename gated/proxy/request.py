@@ -34,6 +34,9 @@ class LlmRequest:
     max_output_tokens: int | None
 
 
+MAX_NESTING = 250   # orjson reads 1024 levels but writes at most 255: deeper bodies could not be forwarded
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
@@ -41,6 +44,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest("request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    # only a body with that many brackets can nest that deep; counting them is cheap, writing is not
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING:
+        try:
+            orjson.dumps(body)
+        except TypeError:
+            raise InvalidRequest(f"request body is nested more than {MAX_NESTING} levels deep") from None
     return body
 
 
