@@ -200,7 +200,8 @@ DEEP = "[" * 300 + "]" * 300
 
 
 @pytest.mark.parametrize("path, body", [
-    ("/v1/chat/completions", '{"model": "llama3", "messages": [{"role": "user", "content": "x"}], "custom": ' + DEEP + "}"),
+    ("/v1/chat/completions",
+     '{"model": "llama3", "messages": [{"role": "user", "content": "x"}], "custom": ' + DEEP + "}"),
     ("/team/new", '{"metadata": {"a": ' + DEEP + "}}"),
 ])
 def test_a_body_nested_too_deep_to_forward_is_400(mock_gated, path, body):
