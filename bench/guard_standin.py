@@ -17,12 +17,10 @@ aiohttp, urllib3/botocore and requests send), so the stand-in costs little and a
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import signal
 from typing import Any
 
 from upstream import BAD_REQUEST, NOT_FOUND, Upstream, _dumps, _loads
+from upstream import main as standin_main
 
 SERVICES = ("llmguard", "openai", "lakera", "sagemaker", "google")
 CALLS: dict[str, int] = dict.fromkeys(SERVICES, 0)
@@ -102,26 +100,5 @@ class GuardStandIn(Upstream):
             self.respond("404 Not Found", NOT_FOUND)
 
 
-async def serve(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(GuardStandIn, host, port, backlog=1024, reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(f"bench guardrail stand-in ready on http://{host}:{port}", flush=True)
-    async with server:
-        await stop.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        parser.error("the bench stand-in listens on loopback only")
-    asyncio.run(serve(args.host, args.port))
-
-
 if __name__ == "__main__":
-    main()
+    standin_main(GuardStandIn, "bench guardrail stand-in", __doc__)

@@ -146,25 +146,26 @@ class Upstream(asyncio.Protocol):
         write(b"0\r\n\r\n")
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(protocol: type[asyncio.Protocol], label: str, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Upstream, host, port, backlog=1024, reuse_address=True)
+    server = await loop.create_server(protocol, host, port, backlog=1024, reuse_address=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"bench upstream ready on http://{host}:{port}", flush=True)
+    print(f"{label} ready on http://{host}:{port}", flush=True)
     async with server:
         await stop.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(protocol: type[asyncio.Protocol] = Upstream, label: str = "bench upstream", doc: str = __doc__) -> None:
+    """The command line of a stand-in (this one, and bench/guard_standin.py): loopback only."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the bench stand-in listens on loopback only")
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve(protocol, label, args.host, args.port))
 
 
 if __name__ == "__main__":
