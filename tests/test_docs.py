@@ -79,3 +79,12 @@ def test_swagger_ui_renders_in_chromium(gated):
     assert "TotalGPT" in rendered and 'class="swagger-ui' in rendered
     assert "/v1/chat/completions" in rendered and "/key/generate" in rendered
     browser.screenshot(instance.url + "/docs", ARTIFACTS / "docs.png")
+
+
+def test_flags_read_true_1_yes_in_any_case_and_nothing_else(gated):
+    everything = {r.path for r in all_routes()}
+    for value, filtered in (("yes", True), ("1", True), ("no", False), ("0", False), ("false", False)):
+        instance = gated(mock_config(), env={"DOCS_FILTERED": value, "NO_DOCS": "off" if filtered else value})
+        paths = set(httpx.get(instance.url + "/openapi.json").json()["paths"])
+        assert (paths != everything) is filtered, value
+        instance.stop()
