@@ -161,6 +161,8 @@ def test_spend_logs_filters_paging_and_own_key_access(instance, admin):
     assert sneaky.status_code == 403 and "data" not in sneaky.json(), "another key's logs are refused, not faked"
     named = Api(instance.url, mine["key"]).get("/spend/logs", token_id=mine["token_id"]).json()["data"]
     assert len(named) == 3
+    other_team = Api(instance.url, mine["key"]).get("/spend/logs", team_id="someone-elses")
+    assert other_team.status_code == 403 and other_team.json()["error"]["param"] == "team_id"
     assert len(admin.get("/spend/logs", user_id="bob").json()["data"]) == 1
     assert len(admin.get("/spend/logs", tag="x").json()["data"]) == 3
     assert len(admin.get("/spend/logs", end_user="customer-1").json()["data"]) == 3

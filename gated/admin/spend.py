@@ -56,10 +56,11 @@ async def logs(request: web.Request) -> web.Response:
     limit, cursor = numbered_paging(request)
     filters: dict[str, Any] = {name: request.query[name] for name in LOG_FILTERS if request.query.get(name)}
     query_choice(request, "status", STATUSES)
-    if who.role != ADMIN:
-        if filters.get("token_id", who.token_id) != who.token_id:
-            raise Forbidden("a key reads only its own spend logs: leave token_id out or give its own")
-        filters["token_id"] = who.token_id  # a key reads only its own logs
+    if who.role != ADMIN:   # a key reads only its own logs; a filter naming another key or team is refused
+        for name, own in (("token_id", who.token_id), ("team_id", who.team_id)):
+            if filters.get(name, own) != own:
+                raise Forbidden(f"a key reads only its own spend logs: leave {name} out or give its own", param=name)
+        filters["token_id"] = who.token_id
     start, end = date_range(request)
     rows, next_cursor = await store_call(
         request, Store.spend_logs, filters, request.query.get("tag") or None,
