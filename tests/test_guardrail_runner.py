@@ -50,10 +50,10 @@ def both(gated, lakera, moderation):
 def test_both_services_are_asked_at_once(both, lakera, moderation):
     instance, api = both(timeout=5)
     lakera.mode = moderation.mode = "hang"
-    lakera.hang_seconds = moderation.hang_seconds = 1.5
+    lakera.hang_seconds = moderation.hang_seconds = 3
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(api.chat, "llama3")
-        deadline = time.monotonic() + 1.2   # before either service has answered
+        deadline = time.monotonic() + 2.5   # before either service has answered
         while not (lakera.received and moderation.received) and time.monotonic() < deadline:
             time.sleep(0.02)
         asked_together = bool(lakera.received and moderation.received)
@@ -64,6 +64,7 @@ def test_both_services_are_asked_at_once(both, lakera, moderation):
 def test_the_first_block_answers_without_waiting_for_the_other(both, lakera, moderation):
     instance, api = both(timeout=8)
     moderation.mode, moderation.hang_seconds = "hang", 8
+    lakera.mode, lakera.hang_seconds = "hang", 1.0   # then blocks: time enough for both to be asked
     started = time.monotonic()
     response = api.chat("llama3", messages=[{"role": "user", "content": ATTACK}])
     assert time.monotonic() - started < 5, "the hanging service's 8 s timeout was not waited for"
