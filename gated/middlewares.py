@@ -72,8 +72,9 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         return error_response(_from_aiohttp(exc, request))
     except RequestPayloadError as exc:   # e.g. Content-Encoding: gzip on a body that is not gzip
-        message = str(exc.args[0] if exc.args else exc).strip().splitlines()[-1].strip()
-        return error_response(InvalidRequest(f"the request body cannot be read: {message[:200]}"))
+        # aiohttp's text is "400, message:\n  <reason>" (or empty): keep the reason, on one line
+        reason = " ".join(str(exc).split()).removeprefix("400, message:").strip() or "malformed body"
+        return error_response(InvalidRequest(f"the request body cannot be read: {reason[:200]}"))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalError("the gateway failed to handle this request"))
