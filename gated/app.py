@@ -20,6 +20,7 @@ from gated.guardrails import registry
 from gated.guardrails.base import GuardrailDeps
 from gated.guardrails.runner import GuardrailRunner
 from gated.providers import build_providers
+from gated.providers.transport import UpstreamPool
 from gated.routes import all_routes
 from gated.routing.router import Router
 from gated.spend.retention import prune_forever
@@ -90,9 +91,11 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _router(app: web.Application) -> AsyncIterator[None]:
-    app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(app[appkeys.HTTP]),
+    pool = UpstreamPool()
+    app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(pool),
                                  on_failure=app[appkeys.METRICS].count_upstream_failure)
     yield
+    pool.close()
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from gated.providers.azure import AzureProvider
 from gated.providers.base import Provider
 from gated.providers.mock import MockProvider
 from gated.providers.openai import OpenAIProvider
+from gated.providers.transport import UpstreamPool
 
 
-def build_providers(session: aiohttp.ClientSession) -> dict[str, Provider]:
-    return {"openai": OpenAIProvider(session), "azure": AzureProvider(session), "mock": MockProvider()}
+def build_providers(pool: UpstreamPool) -> dict[str, Provider]:
+    return {"openai": OpenAIProvider(pool), "azure": AzureProvider(pool), "mock": MockProvider()}

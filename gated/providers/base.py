@@ -1,5 +1,6 @@
 """The provider interface: send one OpenAI-shaped call to one deployment and hand back either the
-whole body or, for a streaming 2xx reply, an iterator of SSE `data:` payloads."""
+whole body or, for a streaming 2xx reply, an iterator of SSE `data:` payloads (in lists: the
+events that arrived together, so they can be relayed with one write)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _noop() -> None:
 class UpstreamResponse:
     status: int
     body: bytes = b""
-    events: AsyncIterator[bytes] | None = None
+    events: AsyncIterator[list[bytes]] | None = None
     release: Callable[[], None] = field(default=_noop)
 
 

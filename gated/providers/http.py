@@ -1,22 +1,23 @@
-"""Shared HTTP transport for OpenAI-compatible upstreams: one long-lived ClientSession, the body
-serialised once, SSE split into `data:` payloads as bytes (parsed later only where needed)."""
+"""Calling OpenAI-compatible upstreams through the process's UpstreamPool: the body serialised
+once, SSE split into `data:` payloads as bytes (parsed later only where needed)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
-import aiohttp
 import orjson
 
 from gated.config import LitellmParams
 from gated.providers.base import UpstreamCall, UpstreamResponse
+from gated.providers.transport import UpstreamPool
 
 
 class HttpProvider(ABC):
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+    def __init__(self, pool: UpstreamPool) -> None:
+        self.pool = pool
 
     @abstractmethod
     def url(self, params: LitellmParams, call_type: str) -> str: ...
@@ -29,20 +30,16 @@ class HttpProvider(ABC):
         headers["Content-Type"] = "application/json"
         headers["x-request-id"] = upstream_request_id(call.request_id)
         headers["x-gated-request-id"] = call.request_id
-        if call.stream:
-            timeout = aiohttp.ClientTimeout(total=call.total_timeout, sock_read=call.read_timeout)
-        else:
-            timeout = aiohttp.ClientTimeout(total=min(call.total_timeout, call.read_timeout))
-        response = await self.session.post(
-            self.url(params, call.call_type), data=orjson.dumps(call.body), headers=headers, timeout=timeout
-        )
-        if call.stream and response.status < 300:
-            return UpstreamResponse(response.status, events=sse_payloads(response), release=response.close)
+        deadline = asyncio.get_running_loop().time() + call.total_timeout
+        reply = await self.pool.post(self.url(params, call.call_type), headers, orjson.dumps(call.body))
+        if call.stream and reply.status < 300:
+            events = sse_payloads(reply.chunks(call.read_timeout, deadline))
+            return UpstreamResponse(reply.status, events=events, release=reply.release)
         try:
-            body = await response.read()
+            body = await reply.read()   # the router's timeout bounds this wait
         finally:
-            response.release()
-        return UpstreamResponse(response.status, body=body)
+            reply.release()
+        return UpstreamResponse(reply.status, body=body)
 
 
 def upstream_request_id(request_id: str) -> str:
@@ -55,23 +52,27 @@ def upstream_request_id(request_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, "gated:" + request_id))
 
 
-async def sse_payloads(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """Yield the `data:` payload of each server-sent event (multi-line data joined by newlines)."""
+async def sse_payloads(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """Yield the `data:` payloads (multi-line data joined by newlines) of the server-sent events
+    each read completed."""
     buffer = b""
-    async for chunk in response.content.iter_any():
+    async for chunk in chunks:
         buffer += chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
-        while (end := buffer.find(b"\n\n")) != -1:
-            event, buffer = buffer[:end], buffer[end + 2:]
-            payload = _data_of(event)
-            if payload is not None:
-                yield payload
+        if b"\n\n" not in buffer:
+            continue
+        *events, buffer = buffer.split(b"\n\n")
+        payloads = [payload for event in events if (payload := _data_of(event)) is not None]
+        if payloads:
+            yield payloads
     payload = _data_of(buffer.strip(b"\n"))
     if payload is not None:
-        yield payload
+        yield [payload]
 
 
 def _data_of(event: bytes) -> bytes | None:
+    if event.startswith(b"data: ") and b"\n" not in event:   # the usual one-line event
+        return event[6:]
     lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(lines) if lines else None

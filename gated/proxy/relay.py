@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -18,6 +18,7 @@ from gated.guardrails.base import CheckContext
 from gated.guardrails.runner import GuardrailRunner
 from gated.guardrails.text import Segment, delta_texts, request_segments, response_texts
 from gated.pricing import estimate_tokens
+from gated.providers.transport import UpstreamError
 from gated.proxy.request import LlmRequest
 from gated.redact import scrub
 from gated.routing.router import Lease
@@ -113,61 +114,80 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
     usage: tuple[int, int] | None = None
     relayed: list[bytes] = []   # parsed only if the upstream never reports usage (for the estimate)
     guard = ctx.runner.stream_guard() if ctx.runner is not None else None
+    out: list[bytes] = []       # what goes to the client in one write: the events that arrived together
 
-    async def send(data: bytes) -> None:
-        if record.ttft_ms is None:
-            record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
-        await response.write(b"data: " + data + b"\n\n")
+    def emit(payloads: list[bytes]) -> None:
+        out.extend(b"data: " + payload + b"\n\n" for payload in payloads)
 
-    async def send_guarded(released: list[bytes], found: str | None) -> bool:
-        """Send what the keyword guard released; on a match end the stream with its error (False)."""
-        if found is not None:
-            assert guard is not None
-            refusal = guard.refusal(found)
-            record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
-            await response.write(_error_event(refusal))
-            return False
-        for held in released:
-            await send(held)
-        return True
+    def refuse(found: str) -> None:
+        assert guard is not None
+        refusal = guard.refusal(found)
+        record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
+        out.append(_error_event(refusal))
+
+    async def flush() -> None:
+        if out:
+            if record.ttft_ms is None:
+                record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
+            data = b"".join(out)
+            out.clear()
+            await response.write(data)
 
     try:
-        async for payload in lease.response.events:
-            if payload == b"[DONE]":
-                break
-            # most chunks are relayed without being parsed: only a possible error, a usage object or
-            # a keyword check needs the JSON
-            chunk = _parse(payload) if guard or ERROR_KEY in payload or USAGE_OBJECT.search(payload) else None
-            if chunk is not None:
-                if "error" in chunk and not chunk.get("choices"):
-                    error = upstream_error(400, payload, ctx.secrets)
-                    record.status, record.error_code = ERROR, error.code
-                    await response.write(_error_event(error))
+        async for batch in lease.response.events:
+            ended = False
+            for payload in batch:
+                if payload == b"[DONE]":
+                    ended = True
+                    break
+                # most chunks are relayed without being parsed: only a possible error, a usage
+                # object or a keyword check needs the JSON
+                chunk = _parse(payload) if guard or ERROR_KEY in payload or USAGE_OBJECT.search(payload) else None
+                if chunk is not None:
+                    if "error" in chunk and not chunk.get("choices"):
+                        error = upstream_error(400, payload, ctx.secrets)
+                        record.status, record.error_code = ERROR, error.code
+                        out.append(_error_event(error))
+                        await flush()
+                        return response
+                    counts = _token_counts(chunk.get("usage"))
+                    if counts is not None:
+                        usage = counts
+                        if not chunk.get("choices") and not ctx.llm.client_wants_usage:
+                            continue  # the gateway asked for this chunk; the client did not
+                relayed.append(payload)
+                if guard is None:
+                    out.append(b"data: " + payload + b"\n\n")
+                    continue
+                released, found = guard.feed(payload, chunk)
+                emit(released)
+                if found is not None:
+                    refuse(found)
+                    await flush()
                     return response
-                counts = _token_counts(chunk.get("usage"))
-                if counts is not None:
-                    usage = counts
-                    if not chunk.get("choices") and not ctx.llm.client_wants_usage:
-                        continue  # the gateway asked for this chunk; the client did not
-            relayed.append(payload)
-            if guard is None:
-                await send(payload)
-                continue
-            if not await send_guarded(*guard.feed(payload, chunk)):
+            await flush()
+            if ended:
+                break
+        if guard is not None:
+            released, found = guard.finish()
+            if found is not None:
+                refuse(found)
+                await flush()
                 return response
-        if guard is not None and not await send_guarded(*guard.finish()):
-            return response
+            emit(released)
         if usage is None and ctx.llm.client_wants_usage:
             last = _parse(relayed[-1]) if relayed else None
-            await send(orjson.dumps(_usage_chunk(last or {}, ctx, _produced(relayed))))
-        await response.write(DONE)
+            emit([orjson.dumps(_usage_chunk(last or {}, ctx, _produced(relayed)))])
+        out.append(DONE)
+        await flush()
     except ConnectionResetError:
         record.status, record.error_code = ERROR, "client_disconnected"
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, UpstreamError) as exc:
         error: GatewayError = (UpstreamTimeout("the upstream stopped sending in time")
                                if isinstance(exc, TimeoutError) else UpstreamFailed("the upstream stream broke"))
         record.status, record.error_code = ERROR, error.code
-        await _write_quietly(response, _error_event(error))
+        out.append(_error_event(error))
+        await _flush_quietly(flush)
     finally:
         if usage is None:
             usage = (ctx.prompt_estimate(), estimate_tokens(_produced(relayed)))
@@ -189,9 +209,9 @@ def _produced(payloads: list[bytes]) -> list[str]:
     return [text for payload in payloads if (chunk := _parse(payload)) is not None for text in delta_texts(chunk)]
 
 
-async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+async def _flush_quietly(flush: Callable[[], Awaitable[None]]) -> None:
     try:
-        await response.write(data)
+        await flush()
     except ConnectionResetError:
         pass
 

@@ -12,8 +12,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from gated.config import Config, Deployment, RouterSettings
 from gated.errors import UpstreamFailed, UpstreamTimeout
 from gated.providers.base import Provider, UpstreamCall, UpstreamResponse
@@ -111,12 +109,12 @@ class Router:
             try:
                 async with asyncio.timeout(min(remaining, call.read_timeout)):
                     response = await provider.send(state.deployment.litellm_params, call)
-            except (TimeoutError, aiohttp.ServerTimeoutError):
+            except TimeoutError:
                 state.in_flight -= 1
                 last_timeout, last_reason = True, "timed out"
                 self._record_failure(state, last_reason)
                 continue
-            except (aiohttp.ClientError, OSError) as exc:
+            except OSError as exc:   # transport.UpstreamError included
                 state.in_flight -= 1
                 last_timeout, last_reason = False, f"connection failed ({type(exc).__name__})"
                 self._record_failure(state, last_reason)
