@@ -32,7 +32,7 @@ from gated.web.metrics import Metrics
 
 def create_app(config: Config, db_path: str | Path) -> web.Application:
     app = web.Application(
-        middlewares=[middlewares.request_context, middlewares.errors, middlewares.auth],
+        middlewares=[middlewares.gateway],
         client_max_size=int(config.general_settings.max_request_size_mb * 1024 * 1024),
     )
     app[appkeys.CONFIG] = config
@@ -43,7 +43,6 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
     app[appkeys.METRICS] = Metrics()
-    app.on_response_prepare.append(middlewares.add_request_id_header)
     app.cleanup_ctx.extend([_store, _directory, _http, _guardrails, _router, _spend, _retention])
     return app
 

@@ -109,7 +109,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
     assert lease.response.events is not None
     record = ctx.record
     response = web.StreamResponse(headers={**SSE_HEADERS, "x-gated-overhead-ms": ctx.overhead_ms(),
-                                           **ctx.extra_headers})
+                                           "x-gated-request-id": record.request_id, **ctx.extra_headers})
     await response.prepare(request)
     usage: tuple[int, int] | None = None
     relayed: list[bytes] = []   # parsed only if the upstream never reports usage (for the estimate)
