@@ -109,9 +109,10 @@ def record(start: str, tags: list[str], spend_tokens: int, status: str = "succes
     from datetime import datetime
 
     from gated.pricing import Price
+    from gated.spend.record import iso
 
     rec = SpendRecord(request_id=f"r-{start}", call_type="chat", model_group="g",
-                      start_time=datetime.fromisoformat(start.replace("Z", "+00:00")), tags=tags, status=status,
+                      start_time=iso(datetime.fromisoformat(start.replace("Z", "+00:00"))), tags=tags, status=status,
                       price=Price(1e-6, 0), prompt_tokens=spend_tokens)
     return rec.to_row()
 

@@ -39,4 +39,7 @@ class UpstreamResponse:
 
 
 class Provider(Protocol):
-    async def send(self, params: LitellmParams, call: UpstreamCall) -> UpstreamResponse: ...
+    async def send(self, params: LitellmParams, call: UpstreamCall) -> UpstreamResponse:
+        """The response (a stream: its status, then the events), or TimeoutError once
+        min(call.total_timeout, call.read_timeout) has passed without it."""
+        ...

@@ -4,6 +4,7 @@ once, SSE split into `data:` payloads as bytes (parsed later only where needed).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -30,22 +31,28 @@ class HttpProvider(ABC):
         headers["Content-Type"] = "application/json"
         headers["x-request-id"] = upstream_request_id(call.request_id)
         headers["x-gated-request-id"] = call.request_id
-        deadline = asyncio.get_running_loop().time() + call.total_timeout
-        reply = await self.pool.post(self.url(params, call.call_type), headers, orjson.dumps(call.body))
+        now = asyncio.get_running_loop().time()
+        answer_by = now + min(call.total_timeout, call.read_timeout)
+        reply = await self.pool.post(self.url(params, call.call_type), headers, orjson.dumps(call.body), answer_by)
         if call.stream and reply.status < 300:
-            events = sse_payloads(reply.chunks(call.read_timeout, deadline))
+            events = sse_payloads(reply.chunks(call.read_timeout, now + call.total_timeout))
             return UpstreamResponse(reply.status, events=events, release=reply.release)
         try:
-            body = await reply.read()   # the router's timeout bounds this wait
+            body = await reply.read(answer_by)
         finally:
             reply.release()
         return UpstreamResponse(reply.status, body=body)
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def upstream_request_id(request_id: str) -> str:
     """Some upstreams (llama.cpp's server) answer 400 to an x-request-id that is not a UUID; a
     client's other ids go upstream as a stable UUID derived from them (and verbatim in
     x-gated-request-id)."""
+    if _CANONICAL_UUID.fullmatch(request_id):   # gated's own ids, without parsing them again
+        return request_id
     try:
         return str(uuid.UUID(request_id))
     except ValueError:

@@ -95,20 +95,17 @@ class Reply:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def _wait(self, deadline: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+    async def _wait(self, deadline: float) -> None:
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
         try:
-            await waiter
+            await _until(waiter, deadline)
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
 
-    async def read(self) -> bytes:
+    async def read(self, deadline: float) -> bytes:
+        """The whole body; TimeoutError at the deadline (`loop.time()` clock)."""
         while not self._done:
-            await self._wait(None)
+            await self._wait(deadline)
         if self._error is not None:
             raise self._error
         body = b"".join(self._parts)
@@ -141,6 +138,15 @@ class Reply:
             conn.park()
         else:
             conn.close()
+
+
+async def _until(waiter: asyncio.Future[None], deadline: float) -> None:
+    """await waiter, or TimeoutError at the deadline (cheaper than asyncio.timeout: one timer)."""
+    timer = asyncio.get_running_loop().call_at(deadline, _expire, waiter)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -219,7 +225,7 @@ class _Connection(asyncio.Protocol):
             self.reply._finish()
 
     # used by the pool and the reply
-    async def exchange(self, data: bytes) -> Reply:
+    async def exchange(self, data: bytes, deadline: float) -> Reply:
         """Send one request; return its reply once the status and headers are in."""
         assert self.transport is not None
         self.reply = reply = Reply(self)
@@ -227,7 +233,7 @@ class _Connection(asyncio.Protocol):
         self._arrived = asyncio.get_running_loop().create_future()
         try:
             self.transport.write(data)
-            await self._arrived
+            await _until(self._arrived, deadline)
         except BaseException:
             self.close()
             raise
@@ -280,9 +286,10 @@ class UpstreamPool:
             found = self._endpoints[url] = Endpoint.parse(url)
         return found
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes) -> Reply:
-        """Send the request; return once the reply's status and headers are in. A reused
-        connection the upstream closed before answering is retried once on a new one."""
+    async def post(self, url: str, headers: dict[str, str], body: bytes, deadline: float) -> Reply:
+        """Send the request; return once the reply's status and headers are in, or raise
+        TimeoutError at the deadline (`loop.time()` clock). A reused connection the upstream
+        closed before answering is retried once on a new one."""
         where = self.endpoint(url)
         head = [f"POST {where.path} HTTP/1.1\r\nHost: {where.host_header}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers.items()]
@@ -291,11 +298,13 @@ class UpstreamPool:
         conn = self._take(where)
         if conn is not None:
             try:
-                return await conn.exchange(data)
+                return await conn.exchange(data, deadline)
             except UpstreamError:
                 if conn.received:
                     raise
-        return await (await self._connect(where)).exchange(data)
+        async with asyncio.timeout_at(deadline):
+            conn = await self._connect(where)
+        return await conn.exchange(data, deadline)
 
     def _take(self, where: Endpoint) -> _Connection | None:
         idle = self._idle.get((where.host, where.port, where.tls))

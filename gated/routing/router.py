@@ -4,7 +4,6 @@ back (so never after a stream started). Other upstream answers are returned as t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -106,9 +105,8 @@ class Router:
             call = build(state.deployment, remaining)
             provider = self.providers[state.deployment.litellm_params.provider]
             state.in_flight += 1
-            try:
-                async with asyncio.timeout(min(remaining, call.read_timeout)):
-                    response = await provider.send(state.deployment.litellm_params, call)
+            try:   # a provider answers within min(total_timeout, read_timeout) or raises TimeoutError
+                response = await provider.send(state.deployment.litellm_params, call)
             except TimeoutError:
                 state.in_flight -= 1
                 last_timeout, last_reason = True, "timed out"

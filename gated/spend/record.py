@@ -4,6 +4,7 @@ goes and turned into a database row at the end."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,23 @@ def iso(moment: dt.datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+_second: list[Any] = [None, ""]   # the last whole second now_iso() formatted, and its text
+
+
+def now_iso() -> str:
+    """iso(utc_now()) at a third of the cost: two per request on the hot path (SPEC §12)."""
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    if seconds != _second[0]:
+        _second[:] = seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{_second[1]}.{micros:06d}Z"
+
+
 @dataclass(slots=True)
 class SpendRecord:
     request_id: str
     call_type: str
     model_group: str
-    start_time: dt.datetime = field(default_factory=utc_now)
+    start_time: str = field(default_factory=now_iso)    # iso()
     token_id: str | None = None
     key_alias: str | None = None
     team_id: str | None = None
@@ -71,8 +83,8 @@ class SpendRecord:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens, "spend": spend,
             "cost_status": "unknown" if spend is None else ("estimated" if self.usage_estimated else "exact"),
-            "usage_estimated": int(self.usage_estimated), "start_time": iso(self.start_time),
-            "end_time": iso(utc_now()), "ttft_ms": self.ttft_ms, "status": self.status,
+            "usage_estimated": int(self.usage_estimated), "start_time": self.start_time,
+            "end_time": now_iso(), "ttft_ms": self.ttft_ms, "status": self.status,
             "rejected_by": self.rejected_by, "error_code": self.error_code,
             "tags": orjson.dumps(self.tags).decode(), "tag_list": list(self.tags),
             "budget_targets": self.budget_targets, "reserved": self.reserved, "limit_scopes": self.limit_scopes,
