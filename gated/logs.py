@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gated.redact import SecretFilter
+from gated.redact import SecretFilter, mask_keys
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,6 +44,49 @@ class MalformedHttpFilter(logging.Filter):
         return True
 
 
+class AccessLog:
+    """The access line of every request, written straight to the log handler's stream: through
+    `logging` a line costs about 20 µs, a fifth of a request's budget (SPEC §12). The line is
+    what that handler would write (TEXT_FORMAT or JsonFormatter's fields), its message masked
+    like SecretFilter masks; until setup_logging() configures it, lines go through `logging`."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("gated.access")
+        self._handler: logging.StreamHandler[Any] | None = None
+        self._json = False
+        self._secrets: frozenset[str] = frozenset()
+        self._second: tuple[int, str] = (-1, "")
+
+    def configure(self, handler: logging.StreamHandler[Any], json_lines: bool, secrets: frozenset[str]) -> None:
+        self._handler, self._json, self._secrets = handler, json_lines, secrets
+        self._second = (-1, "")
+
+    def __call__(self, message: str, fields: dict[str, Any]) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        handler = self._handler
+        if handler is None:
+            self.logger.info("%s", message, extra={"fields": fields})
+            return
+        message = mask_keys(message, self._secrets)
+        now = time.time()
+        second = int(now)
+        if second != self._second[0]:
+            pattern = "%Y-%m-%dT%H:%M:%S" if self._json else "%Y-%m-%d %H:%M:%S"
+            self._second = (second, time.strftime(pattern, time.localtime(second)))
+        if self._json:
+            line = orjson.dumps({"time": self._second[1], "level": "info", "logger": self.logger.name,
+                                 "message": message, **fields}, default=str).decode()
+        else:
+            line = f"{self._second[1]},{int((now - second) * 1000):03d} INFO {self.logger.name}: {message}"
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(line + "\n")
+            handler.stream.flush()
+
+
+access_log = AccessLog()
+
+
 def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
     # no format here shows the caller, thread or process: skip collecting them on every record
     # (the logging HOWTO's "Optimization"; the caller's frame walk is most of a record's cost)
@@ -50,8 +96,9 @@ def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
+    access_log.configure(handler, fmt == "json", secrets)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -4,6 +4,7 @@ recording upstream: forwarding rules, streaming relay, usage, request ids and x-
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx
@@ -112,8 +113,12 @@ def test_request_id_generated_when_absent_or_unsafe(proxy, upstream):
     response = httpx.post(proxy.url + "/v1/chat/completions", headers=headers,
                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     generated = response.headers["x-gated-request-id"]
-    assert generated != "bad id\twith spaces" and uuid.UUID(generated).version == 4
+    assert generated != "bad id\twith spaces" and uuid.UUID(generated).version == 7
     assert upstream.received[0].headers["x-request-id"] == generated
+    time.sleep(0.002)
+    later = httpx.post(proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
+                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert later.headers["x-gated-request-id"] > generated, "time-ordered: later requests sort later"
 
 
 def test_stream_without_include_usage_hides_the_usage_chunk(proxy, upstream):
