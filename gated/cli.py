@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gated import __version__
 from gated.config import WELL_KNOWN_MASTER_KEY, CallbackSettings, Config, ConfigError, load_config
-from gated.logs import setup_logging
+from gated.logs import access_log, setup_logging
 
 log = logging.getLogger("gated")
 MASTER_KEY_ENV = "GATED_MASTER_KEY"
@@ -131,12 +131,15 @@ def serve(config: Config, db_path: Path, host: str, port: int, reuse_port: bool)
 
     from gated.app import create_app
 
-    web.run_app(
-        create_app(config, db_path), host=host, port=port, reuse_port=reuse_port, access_log=None,
-        loop=uvloop.new_event_loop(),
-        shutdown_timeout=config.general_settings.shutdown_grace_seconds,
-        print=lambda _: log.info("gated %s ready on http://%s:%s (pid %d)", __version__, host, port, os.getpid()),
-    )
+    try:
+        web.run_app(
+            create_app(config, db_path), host=host, port=port, reuse_port=reuse_port, access_log=None,
+            loop=uvloop.new_event_loop(),
+            shutdown_timeout=config.general_settings.shutdown_grace_seconds,
+            print=lambda _: log.info("gated %s ready on http://%s:%s (pid %d)", __version__, host, port, os.getpid()),
+        )
+    finally:
+        access_log.flush()
 
 
 def run_workers(config: Config, db_path: Path, args: argparse.Namespace) -> int:

@@ -43,6 +43,31 @@ def test_json_logs_without_secrets_or_query_strings(gated, upstream):
         assert secret not in text
 
 
+def test_text_access_log_has_one_line_per_request_in_order_and_masked(gated, upstream):
+    """Access lines are written in batches (bench/PROFILE.md); none may be lost, reordered or
+    left unmasked, and a warning logged by a later request comes after the earlier lines."""
+    instance = gated(upstream_config(upstream.base, {"ok": ["ok-m"], "bad": ["fail500-m"]}, num_retries=0))
+    leaked = "sk-path-abcdefghijklmnopqrstuvwxyz"
+
+    def call(request_id: str, path: str = "/v1/chat/completions", model: str = "ok") -> None:
+        httpx.post(instance.url + path, headers={"Authorization": f"Bearer {MASTER_KEY}", "x-request-id": request_id},
+                   json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+
+    for n in range(6):
+        call(f"order-{n}", path=f"/v1/{leaked}" if n == 3 else "/v1/chat/completions")
+        if n == 1:
+            call("order-bad", model="bad")    # the router logs a warning for the failed upstream
+    assert instance.stop(signal.SIGTERM) == 0
+    lines = instance.logs().splitlines()
+    ids = [line.rsplit("id=", 1)[1] for line in lines if " INFO gated.access: " in line and "id=order-" in line]
+    assert ids == ["order-0", "order-1", "order-bad", "order-2", "order-3", "order-4", "order-5"]
+    warning = next(i for i, line in enumerate(lines) if "WARNING" in line and "fail500-m failed" in line)
+    assert any("id=order-1" in line for line in lines[:warning]), "earlier access lines go out first"
+    assert not any("id=order-bad" in line for line in lines[:warning]), "the warning came first"
+    assert " 404 " in next(line for line in lines if "id=order-3" in line)
+    assert leaked not in "\n".join(lines) and "[redacted]" in "\n".join(lines)
+
+
 def test_workers_share_one_port_and_stop_cleanly(gated, upstream):
     instance = gated(upstream_config(upstream.base, {"ok": ["ok-m"]}), "--workers", "2")
     headers = {"Authorization": f"Bearer {MASTER_KEY}"}

@@ -35,8 +35,11 @@ def owner_tags(principal: Principal, request_tags: list[str]) -> list[str]:
     view = principal.view
     if view is None:
         return request_tags
+    key_tags = view.key.get("tags")
     team_tags = view.team.get("tags") if view.team else None
-    return list(dict.fromkeys([*request_tags, *(view.key.get("tags") or ()), *(team_tags or ())]))
+    if not key_tags and not team_tags:
+        return request_tags
+    return list(dict.fromkeys([*request_tags, *(key_tags or ()), *(team_tags or ())]))
 
 
 def _default_moderation_group(request: web.Request) -> str | None:

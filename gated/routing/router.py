@@ -63,6 +63,8 @@ class Router:
         return [s for s in states if s.cooldown_until <= now]
 
     def _pick(self, candidates: list[DeploymentState]) -> DeploymentState:
+        if len(candidates) == 1:
+            return candidates[0]
         if self.settings.routing_strategy == "simple-shuffle":
             weights = [s.deployment.litellm_params.weight for s in candidates]
             return random.choices(candidates, weights=weights)[0]
