@@ -126,6 +126,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         out.append(_error_event(refusal))
 
     async def flush() -> None:
+        # not write_eof(data), one send less: the spend row is queued before the body ends
         if out:
             if record.ttft_ms is None:
                 record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
@@ -165,9 +166,9 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                     refuse(found)
                     await flush()
                     return response
-            await flush()
             if ended:
                 break
+            await flush()
         if guard is not None:
             released, found = guard.finish()
             if found is not None:
