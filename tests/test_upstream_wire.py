@@ -257,6 +257,35 @@ def test_sse_split_anywhere_with_crlf_arrives_as_the_same_events(gated, raw):
     assert [c.choices[0].delta.content for c in stream if c.choices] == words
 
 
+def test_sse_comments_event_names_and_multi_line_data_reach_the_client_as_plain_data_events(gated, raw):
+    """Blocks of one-line `data:` events are relayed as they came; any other block is re-written
+    with data lines only (comments and event names dropped), a multi-line payload kept whole."""
+    multi = json.dumps(json.loads(chunk("two ")), indent=1).encode()   # JSON spread over lines
+    wire = (b"data: " + chunk("one ") + b"\n\n"
+            + b": keep-alive\n\n"
+            + b"event: message\ndata: " + multi.replace(b"\n", b"\ndata: ") + b"\n\n"
+            + b"data: " + chunk("three") + b"\n\ndata: [DONE]\n\n")
+
+    async def script(ex: Exchange) -> None:
+        ex.writer.write(sse_head())
+        for piece in wire.split(b"\n\n")[:-1]:     # one event per read
+            ex.writer.write(http_chunk(piece + b"\n\n"))
+            await ex.writer.drain()
+            await asyncio.sleep(0.01)
+        ex.writer.write(b"0\r\n\r\n")
+        await ex.writer.drain()
+
+    instance = gated_for(gated, raw(script))
+    with httpx.stream("POST", instance.url + "/v1/chat/completions", headers=AUTH, timeout=10,
+                      json={"model": "g", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+        body = r.read().decode()
+    events = [e.split("\n") for e in body.split("\n\n") if e]
+    assert all(line.startswith("data: ") for lines in events for line in lines), "only data lines: " + body
+    payloads = ["\n".join(line[6:] for line in lines) for lines in events]
+    assert [json.loads(p)["choices"][0]["delta"]["content"] for p in payloads[:-1]] == ["one ", "two ", "three"]
+    assert payloads[-1] == "[DONE]"
+
+
 def test_a_stream_that_stalls_past_the_deployment_timeout_ends_with_an_error_event(gated, raw):
     async def script(ex: Exchange) -> None:
         ex.writer.write(sse_head() + http_chunk(b"data: " + chunk("first ") + b"\n\n"))

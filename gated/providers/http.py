@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import orjson
 
 from gated.config import LitellmParams
-from gated.providers.base import UpstreamCall, UpstreamResponse
+from gated.providers.base import EventBlock, UpstreamCall, UpstreamResponse
 from gated.providers.transport import UpstreamPool
 
 
@@ -35,7 +35,7 @@ class HttpProvider(ABC):
         answer_by = now + min(call.total_timeout, call.read_timeout)
         reply = await self.pool.post(self.url(params, call.call_type), headers, orjson.dumps(call.body), answer_by)
         if call.stream and reply.status < 300:
-            events = sse_payloads(reply.chunks(call.read_timeout, now + call.total_timeout))
+            events = sse_blocks(reply.chunks(call.read_timeout, now + call.total_timeout))
             return UpstreamResponse(reply.status, events=events, release=reply.release)
         try:
             body = await reply.read(answer_by)
@@ -59,27 +59,17 @@ def upstream_request_id(request_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, "gated:" + request_id))
 
 
-async def sse_payloads(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
-    """Yield the `data:` payloads (multi-line data joined by newlines) of the server-sent events
-    each read completed."""
+async def sse_blocks(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventBlock]:
+    """The complete server-sent events each read brought, as one block."""
     buffer = b""
     async for chunk in chunks:
         buffer += chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
-        if b"\n\n" not in buffer:
-            continue
-        *events, buffer = buffer.split(b"\n\n")
-        payloads = [payload for event in events if (payload := _data_of(event)) is not None]
-        if payloads:
-            yield payloads
-    payload = _data_of(buffer.strip(b"\n"))
-    if payload is not None:
-        yield [payload]
-
-
-def _data_of(event: bytes) -> bytes | None:
-    if event.startswith(b"data: ") and b"\n" not in event:   # the usual one-line event
-        return event[6:]
-    lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
-    return b"\n".join(lines) if lines else None
+        end = buffer.rfind(b"\n\n")
+        if end != -1:
+            block, buffer = buffer[:end + 2], buffer[end + 2:]
+            yield EventBlock(block)
+    rest = buffer.strip(b"\n")
+    if rest:
+        yield EventBlock(rest + b"\n\n")

@@ -15,7 +15,7 @@ import orjson
 from gated.config import LitellmParams
 from gated.guardrails.text import request_segments
 from gated.pricing import estimate_tokens
-from gated.providers.base import CHAT, COMPLETION, EMBEDDING, UpstreamCall, UpstreamResponse
+from gated.providers.base import CHAT, COMPLETION, EMBEDDING, EventBlock, UpstreamCall, UpstreamResponse
 
 MODERATION_CATEGORIES = (
     "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
@@ -95,7 +95,7 @@ def _pieces(text: str) -> list[str]:
 
 
 async def _stream(call_type: str, model: str, reply: str, prompt_tokens: int,
-                  include_usage: bool) -> AsyncIterator[list[bytes]]:
+                  include_usage: bool) -> AsyncIterator[EventBlock]:
     ident, created = _ids("chatcmpl" if call_type == CHAT else "cmpl")
     obj = "chat.completion.chunk" if call_type == CHAT else "text_completion"
     extra = {"usage": None} if include_usage else {}
@@ -108,15 +108,16 @@ async def _stream(call_type: str, model: str, reply: str, prompt_tokens: int,
         await asyncio.sleep(0)  # a real upstream yields between chunks; so do we
         if call_type == CHAT:
             delta = {"role": "assistant", "content": piece} if n == 0 else {"content": piece}
-            yield [chunk({"index": 0, "delta": delta, "finish_reason": None, "logprobs": None})]
+            yield EventBlock.of([chunk({"index": 0, "delta": delta, "finish_reason": None, "logprobs": None})])
         else:
-            yield [chunk({"index": 0, "text": piece, "finish_reason": None, "logprobs": None})]
+            yield EventBlock.of([chunk({"index": 0, "text": piece, "finish_reason": None, "logprobs": None})])
     final = {"index": 0, "finish_reason": "stop", "logprobs": None}
     final.update({"delta": {}} if call_type == CHAT else {"text": ""})
-    yield [chunk(final)]
+    yield EventBlock.of([chunk(final)])
     if include_usage:
-        yield [orjson.dumps({"id": ident, "object": obj, "created": created, "model": model, "choices": [],
-                             "usage": _usage(prompt_tokens, estimate_tokens([reply]))})]
+        usage = _usage(prompt_tokens, estimate_tokens([reply]))
+        yield EventBlock.of([orjson.dumps({"id": ident, "object": obj, "created": created, "model": model,
+                                           "choices": [], "usage": usage})])
 
 
 def _vector(text: str) -> list[float]:

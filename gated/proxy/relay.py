@@ -18,6 +18,7 @@ from gated.guardrails.base import CheckContext
 from gated.guardrails.runner import GuardrailRunner
 from gated.guardrails.text import Segment, delta_texts, request_segments, response_texts
 from gated.pricing import estimate_tokens
+from gated.providers.base import EventBlock
 from gated.providers.transport import UpstreamError
 from gated.proxy.request import LlmRequest
 from gated.redact import scrub
@@ -112,12 +113,12 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                                            "x-gated-request-id": record.request_id, **ctx.extra_headers})
     await response.prepare(request)
     usage: tuple[int, int] | None = None
-    relayed: list[bytes] = []   # parsed only if the upstream never reports usage (for the estimate)
+    relayed: list[EventBlock] = []   # read again only if the upstream never reports usage (for the estimate)
     guard = ctx.runner.stream_guard() if ctx.runner is not None else None
     out: list[bytes] = []       # what goes to the client in one write: the events that arrived together
 
     def emit(payloads: list[bytes]) -> None:
-        out.extend(b"data: " + payload + b"\n\n" for payload in payloads)
+        out.extend(map(_event, payloads))
 
     def refuse(found: str) -> None:
         assert guard is not None
@@ -135,9 +136,14 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
             await response.write(data)
 
     try:
-        async for batch in lease.response.events:
+        async for block in lease.response.events:
+            relayed.append(block)
+            if guard is None and block.plain and not _worth_a_look(block.raw):
+                out.append(block.raw)   # the usual block: relayed as it came, nothing parsed
+                await flush()
+                continue
             ended = False
-            for payload in batch:
+            for payload in block.payloads:
                 if payload == b"[DONE]":
                     ended = True
                     break
@@ -156,9 +162,8 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                         usage = counts
                         if not chunk.get("choices") and not ctx.llm.client_wants_usage:
                             continue  # the gateway asked for this chunk; the client did not
-                relayed.append(payload)
                 if guard is None:
-                    out.append(b"data: " + payload + b"\n\n")
+                    out.append(_event(payload))
                     continue
                 released, found = guard.feed(payload, chunk)
                 emit(released)
@@ -177,8 +182,9 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                 return response
             emit(released)
         if usage is None and ctx.llm.client_wants_usage:
-            last = _parse(relayed[-1]) if relayed else None
-            emit([orjson.dumps(_usage_chunk(last or {}, ctx, _produced(relayed)))])
+            payloads = _payloads_of(relayed)
+            last = _parse(payloads[-1]) if payloads else None
+            emit([orjson.dumps(_usage_chunk(last or {}, ctx, _produced(payloads)))])
         out.append(DONE)
         await flush()
     except ConnectionResetError:
@@ -191,7 +197,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         await _flush_quietly(flush)
     finally:
         if usage is None:
-            usage = (ctx.prompt_estimate(), estimate_tokens(_produced(relayed)))
+            usage = (ctx.prompt_estimate(), estimate_tokens(_produced(_payloads_of(relayed))))
             record.usage_estimated = True
         record.prompt_tokens, record.completion_tokens = usage
     return response
@@ -203,6 +209,24 @@ def _parse(payload: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return chunk if isinstance(chunk, dict) else None
+
+
+def _event(payload: bytes) -> bytes:
+    """One server-sent event carrying `payload` (a payload of several lines: one `data:` each)."""
+    if b"\n" in payload:
+        payload = payload.replace(b"\n", b"\ndata: ")
+    return b"data: " + payload + b"\n\n"
+
+
+def _worth_a_look(raw: bytes) -> bool:
+    """The block may hold an error, a usage object or the end: its events must be read."""
+    return ERROR_KEY in raw or b"[DONE]" in raw or USAGE_OBJECT.search(raw) is not None
+
+
+def _payloads_of(blocks: list[EventBlock]) -> list[bytes]:
+    """The payloads of the relayed blocks, up to [DONE]."""
+    payloads = [p for block in blocks for p in block.payloads]
+    return payloads[:payloads.index(b"[DONE]")] if b"[DONE]" in payloads else payloads
 
 
 def _produced(payloads: list[bytes]) -> list[str]:
