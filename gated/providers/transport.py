@@ -117,10 +117,11 @@ class Reply:
         deadline (`loop.time()` clock)."""
         loop = asyncio.get_running_loop()
         while True:
-            if self._parts:
-                data = self._parts.popleft()
-                self._size -= len(data)
-                if self._size <= HIGH_WATER // 4 and self._conn is not None:
+            if self._parts:   # all that has arrived, as one piece
+                data = self._parts.popleft() if len(self._parts) == 1 else b"".join(self._parts)
+                self._parts.clear()
+                self._size = 0
+                if self._conn is not None:
                     self._conn.resume()
                 yield data
                 continue

@@ -138,12 +138,19 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
     try:
         async for block in lease.response.events:
             relayed.append(block)
-            if guard is None and block.plain and not _worth_a_look(block.raw):
-                out.append(block.raw)   # the usual block: relayed as it came, nothing parsed
-                await flush()
-                continue
+            payloads = block.payloads
+            if guard is None and block.plain:
+                # plain events before the first that may hold an error, a usage object or the
+                # end are relayed as they came, unparsed; the rest is read event by event
+                cut = _first_notable(block.raw)
+                if cut:
+                    out.append(block.raw[:cut])
+                if cut == len(block.raw):
+                    await flush()
+                    continue
+                payloads = EventBlock(block.raw[cut:]).payloads
             ended = False
-            for payload in block.payloads:
+            for payload in payloads:
                 if payload == b"[DONE]":
                     ended = True
                     break
@@ -218,9 +225,16 @@ def _event(payload: bytes) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-def _worth_a_look(raw: bytes) -> bool:
-    """The block may hold an error, a usage object or the end: its events must be read."""
-    return ERROR_KEY in raw or b"[DONE]" in raw or USAGE_OBJECT.search(raw) is not None
+def _first_notable(raw: bytes) -> int:
+    """Where the first event that may hold an error, a usage object or [DONE] starts (len(raw): none does)."""
+    found = [at for at in (raw.find(ERROR_KEY), raw.find(b"[DONE]")) if at != -1]
+    usage = USAGE_OBJECT.search(raw)
+    if usage is not None:
+        found.append(usage.start())
+    if not found:
+        return len(raw)
+    start = raw.rfind(b"\n\n", 0, min(found))
+    return 0 if start == -1 else start + 2
 
 
 def _payloads_of(blocks: list[EventBlock]) -> list[bytes]:
