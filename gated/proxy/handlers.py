@@ -3,6 +3,7 @@ relay the answer, and leave one spend row behind whatever happened (SPEC §4, §
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -86,6 +87,9 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
         if guarded.timings_ms:
             request[appkeys.LOG_FIELDS]["guardrails_ms"] = guarded.timings_ms
         await app[appkeys.SPEND].put(record)
+        if ctx.end_stream is not None:
+            with contextlib.suppress(ConnectionResetError):   # the client left before the last bytes
+                await ctx.end_stream()
 
 
 async def _admit(app: web.Application, principal: Principal, ctx: ProxyContext) -> None:

@@ -4,6 +4,7 @@ client's disconnect closes the upstream connection."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ class ProxyContext:
     extra_headers: dict[str, str] = field(default_factory=dict)
     parallel_scopes: list[str] = field(default_factory=list)
     overhead: float | None = None              # ms, fixed when the response headers are built
+    end_stream: Callable[[], Awaitable[Any]] | None = None   # sends a stream's last bytes and its end
     _segments: list[Segment] | None = None
 
     def overhead_ms(self) -> str:
@@ -126,13 +128,16 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         record.status, record.rejected_by, record.error_code = REJECTED, refusal.rejected_by, refusal.code
         out.append(_error_event(refusal))
 
-    async def flush() -> None:
-        # not write_eof(data), one send less: the spend row is queued before the body ends
-        if out:
-            if record.ttft_ms is None:
-                record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
-            data = b"".join(out)
-            out.clear()
+    async def flush(last: bool = False) -> None:
+        """Send what is queued; the last bytes are left to ctx.end_stream, which the handler calls
+        once the spend row is queued (so a client that has the whole stream can find its row)."""
+        if out and record.ttft_ms is None:
+            record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
+        data = b"".join(out)
+        out.clear()
+        if last:
+            ctx.end_stream = functools.partial(response.write_eof, data)   # one send for both
+        elif data:
             await response.write(data)
 
     try:
@@ -162,7 +167,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                         error = upstream_error(400, payload, ctx.secrets)
                         record.status, record.error_code = ERROR, error.code
                         out.append(_error_event(error))
-                        await flush()
+                        await flush(last=True)
                         return response
                     counts = _token_counts(chunk.get("usage"))
                     if counts is not None:
@@ -176,7 +181,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                 emit(released)
                 if found is not None:
                     refuse(found)
-                    await flush()
+                    await flush(last=True)
                     return response
             if ended:
                 break
@@ -185,7 +190,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
             released, found = guard.finish()
             if found is not None:
                 refuse(found)
-                await flush()
+                await flush(last=True)
                 return response
             emit(released)
         if usage is None and ctx.llm.client_wants_usage:
@@ -193,7 +198,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
             last = _parse(payloads[-1]) if payloads else None
             emit([orjson.dumps(_usage_chunk(last or {}, ctx, _produced(payloads)))])
         out.append(DONE)
-        await flush()
+        await flush(last=True)
     except ConnectionResetError:
         record.status, record.error_code = ERROR, "client_disconnected"
     except (TimeoutError, UpstreamError) as exc:
@@ -201,7 +206,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
                                if isinstance(exc, TimeoutError) else UpstreamFailed("the upstream stream broke"))
         record.status, record.error_code = ERROR, error.code
         out.append(_error_event(error))
-        await _flush_quietly(flush)
+        await flush(last=True)
     finally:
         if usage is None:
             usage = (ctx.prompt_estimate(), estimate_tokens(_produced(_payloads_of(relayed))))
@@ -246,13 +251,6 @@ def _payloads_of(blocks: list[EventBlock]) -> list[bytes]:
 def _produced(payloads: list[bytes]) -> list[str]:
     """The text the relayed chunks carried (for a usage estimate)."""
     return [text for payload in payloads if (chunk := _parse(payload)) is not None for text in delta_texts(chunk)]
-
-
-async def _flush_quietly(flush: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await flush()
-    except ConnectionResetError:
-        pass
 
 
 def _usage_chunk(last: dict[str, Any], ctx: ProxyContext, produced: list[str]) -> dict[str, Any]:
