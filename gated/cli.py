@@ -116,14 +116,35 @@ def main(argv: list[str] | None = None) -> int:
     if not config.general_settings.master_key:
         log.warning("no master key: LLM routes are open and admin routes are refused")
     db_path = database_path(args, config)
-    from gated.store.store import migrate, seed_lists
-
-    migrate(db_path)
-    seed_lists(db_path, config)
+    if not prepare_database(db_path, config):
+        return 1
     if args.workers == 1:
         serve(config, db_path, args.host, args.port, reuse_port=False)
         return 0
     return run_workers(config, db_path, args)
+
+
+def prepare_database(db_path: Path, config: Config) -> bool:
+    """Migrate the schema and merge the config's lists, in a child process: the migrations need
+    sqlite-utils (4.5 MB of modules) and nothing else does, and an imported module would stay in
+    the serving process's memory for good (idle RSS is a SPEC §12 bar). False: it failed (and said why)."""
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            from gated.store.store import migrate, seed_lists
+
+            migrate(db_path)
+            seed_lists(db_path, config)
+            code = 0
+        except BaseException:
+            log.exception("preparing the database %s failed", db_path)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def serve(config: Config, db_path: Path, host: str, port: int, reuse_port: bool) -> None:

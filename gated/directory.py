@@ -46,7 +46,7 @@ def _load_lists(store: Store, keyword_mode: str) -> tuple[frozenset[str], Keywor
 class Directory:
     def __init__(self, store: StoreWorker, db_path: str | Path, keyword_mode: str = "word") -> None:
         self._store = store
-        self._reader: sqlite3.Connection = connect(db_path).conn
+        self._reader: sqlite3.Connection = connect(db_path)
         self._keyword_mode = keyword_mode
         self._data_version = -1
         self._versions: dict[str, int] = {}

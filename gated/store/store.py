@@ -9,29 +9,33 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from gated.config import Config
 from gated.guardrails.lists import read_list
 from gated.store.budgets import BudgetStore
 from gated.store.limits import LimitStore
 from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListStore
-from gated.store.migrations import migrations
 from gated.store.reports import ReportStore
 
+CACHE_KIB = 512   # page cache per connection (SQLite's default is 2 MiB; RSS is a SPEC §12 bar)
 
-def connect(path: str | Path) -> Database:
+
+def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
-    return Database(conn)
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    return conn
 
 
 def migrate(path: str | Path) -> None:
-    """Create or upgrade the schema; run once before workers start."""
-    db = connect(path)
+    """Create or upgrade the schema; run once before workers start (cli.prepare_database)."""
+    from sqlite_utils import Database
+
+    from gated.store.migrations import migrations
+
+    db = Database(connect(path))
     try:
         migrations.apply(db)
         # a crash may have left budget reservations behind; no request is in flight at start
@@ -54,9 +58,8 @@ def seed_lists(path: str | Path, config: Config) -> None:
 
 
 class Store(ListStore, BudgetStore, LimitStore, ReportStore):
-    def __init__(self, db: Database, audit_enabled: bool = True) -> None:
-        self.db = db
-        self.conn = db.conn
+    def __init__(self, conn: sqlite3.Connection, audit_enabled: bool = True) -> None:
+        self.conn = conn
         self.conn.row_factory = sqlite3.Row
         self.audit_enabled = audit_enabled
 
@@ -65,7 +68,7 @@ class Store(ListStore, BudgetStore, LimitStore, ReportStore):
         return cls(connect(path), audit_enabled)
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     def ping(self) -> bool:
         """The database file answers. Asked on a fresh connection: this one's page cache (and a
