@@ -43,7 +43,7 @@ def assert_envelope(response: httpx.Response, status: int, type_: str, code: str
     (b'{"model": "gpt-3.5-turbo", "messages": [{"role": "user"}], "metadata": {"tags": [1]}}', "metadata.tags"),
 ])
 def test_bad_chat_bodies_are_400_and_leave_no_row(mock_gated, body, param):
-    before = len(mock_gated.rows())
+    before = len(mock_gated.settled_rows())
     response = httpx.post(mock_gated.url + "/v1/chat/completions", content=body, headers=AUTH)
     assert_envelope(response, 400, "invalid_request_error", "invalid_request", param)
     assert len(mock_gated.wait_rows(before + 1, timeout=0.2)) == before
@@ -82,7 +82,7 @@ def test_auth_errors(mock_gated):
 
 
 def test_unknown_model_route_and_method(mock_gated):
-    before = len(mock_gated.rows())
+    before = len(mock_gated.settled_rows())
     unknown_model = httpx.post(mock_gated.url + "/v1/chat/completions", headers=AUTH,
                                json={**CHAT, "model": "gpt-9"})
     assert_envelope(unknown_model, 404, "invalid_request_error", "model_not_found", "model")

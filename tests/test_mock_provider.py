@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import openai
 import pytest
@@ -63,8 +64,13 @@ def test_moderation_flags_only_mock_flag(client):
 
 
 def test_default_price_moves_spend(client, mock_gated):
-    before = len(mock_gated.rows())
-    reply = client.chat.completions.create(model="llama3", messages=[{"role": "user", "content": "price me"}])
-    row = mock_gated.wait_rows(before + 1)[-1]
+    raw = client.chat.completions.with_raw_response.create(model="llama3",
+                                                           messages=[{"role": "user", "content": "price me"}])
+    reply, request_id = raw.parse(), raw.headers["x-gated-request-id"]
+    deadline = time.monotonic() + 5   # rows are written in batches; earlier tests' rows may land first
+    while not (found := mock_gated.rows("select * from spend_logs where request_id = ?", (request_id,))):
+        assert time.monotonic() < deadline, "no spend row for the request"
+        time.sleep(0.05)
+    row = found[0]
     usage = reply.usage
     assert row["spend"] == pytest.approx(usage.prompt_tokens * 1e-6 + usage.completion_tokens * 2e-6)

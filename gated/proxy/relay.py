@@ -60,6 +60,12 @@ class ProxyContext:
         return estimate_tokens(s.text for s in self.segments())
 
 
+class SseResponse(web.StreamResponse):
+    # aiohttp's attribute (web.Response sets it so too): the headers leave with the first events
+    # instead of in a send of their own; a stream that arrives whole is then one send
+    _send_headers_immediately = False
+
+
 def _token_counts(usage: Any) -> tuple[int, int] | None:
     if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int):
         return None
@@ -111,8 +117,8 @@ def _error_event(error: GatewayError) -> bytes:
 async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) -> web.StreamResponse:
     assert lease.response.events is not None
     record = ctx.record
-    response = web.StreamResponse(headers={**SSE_HEADERS, "x-gated-overhead-ms": ctx.overhead_ms(),
-                                           "x-gated-request-id": record.request_id, **ctx.extra_headers})
+    response = SseResponse(headers={**SSE_HEADERS, "x-gated-overhead-ms": ctx.overhead_ms(),
+                                    "x-gated-request-id": record.request_id, **ctx.extra_headers})
     await response.prepare(request)
     usage: tuple[int, int] | None = None
     relayed: list[EventBlock] = []   # read again only if the upstream never reports usage (for the estimate)

@@ -87,6 +87,17 @@ class Gated:
         finally:
             conn.close()
 
+    def settled_rows(self) -> list[dict[str, Any]]:
+        """The rows once the spend writer has written what earlier requests queued (two reads a
+        couple of flush intervals apart agree)."""
+        rows = self.rows()
+        while True:
+            time.sleep(0.12)
+            again = self.rows()
+            if len(again) == len(rows):
+                return again
+            rows = again
+
     def wait_rows(self, count: int, timeout: float = 5) -> list[dict[str, Any]]:
         """Spend rows are written in batches; wait until `count` are there."""
         deadline = time.monotonic() + timeout
