@@ -4,6 +4,8 @@ summed across `--workers 2`."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -42,6 +44,10 @@ def test_counters_move(gated):
         value(before, "gated_requests_total", route=route, model="llama3", status="200") == 3
     assert value(after, "gated_requests_total", route=route, model="llama3", status="400") == 1
     assert value(after, "gated_request_duration_seconds_count", route=route, model="llama3") == 4
+    buckets = [value(after, "gated_request_duration_seconds_bucket", route=route, model="llama3", le=le)
+               for le in ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "+Inf")]
+    assert buckets == sorted(buckets) and buckets[-2:] == [4, 4], "cumulative buckets; all four under 1 s"
+    assert 0 < value(after, "gated_request_duration_seconds_sum", route=route, model="llama3") < 4
     assert value(after, "gated_overhead_seconds_count", model="llama3") == 3
     assert value(after, "gated_spend_usd_total", model="llama3") > 0
     assert value(after, "gated_guardrail_decisions_total", guardrail="banned_keywords", outcome="allow") >= 3
@@ -57,6 +63,7 @@ def test_metrics_add_up_across_workers(gated):
         with httpx.Client() as client:  # fresh connections spread over both workers
             client.post(instance.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
                         json={"model": "llama3", "messages": [{"role": "user", "content": "x"}]})
+    time.sleep(0.2)   # a worker folds its requests into the shared metrics every 50 ms
     totals = set()
     for _ in range(4):
         with httpx.Client() as client:
