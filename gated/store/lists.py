@@ -67,6 +67,8 @@ class ListStore(AdminStore):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if changed:
+            self._announce()
         return changed
 
     def seed_list(self, kind: ListKind, values: Iterable[str]) -> list[str]:
@@ -86,4 +88,6 @@ class ListStore(AdminStore):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if added:
+            self._announce()
         return added
