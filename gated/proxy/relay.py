@@ -149,8 +149,9 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
     try:
         async for block in lease.response.events:
             relayed.append(block)
-            payloads = block.payloads
-            if guard is None and block.plain:
+            if guard is not None or not block.plain:
+                payloads = block.payloads
+            else:
                 # plain events before the first that may hold an error, a usage object or the
                 # end are relayed as they came, unparsed; the rest is read event by event
                 cut = _first_notable(block.raw)
