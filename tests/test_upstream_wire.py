@@ -6,8 +6,11 @@ is a raw TCP server (its own thread and loop) so each test can answer byte by by
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
 import json
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -48,8 +51,8 @@ class Exchange:
 
 
 class RawUpstream:
-    def __init__(self, script: Script) -> None:
-        self.script = script
+    def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
+        self.script, self.tls = script, tls
         self.connections = 0
         self.requests = 0
         self.loop = asyncio.new_event_loop()
@@ -60,7 +63,7 @@ class RawUpstream:
 
     def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls))
         self.port = self.server.sockets[0].getsockname()[1]
         ready.set()
         self.loop.run_forever()
@@ -85,14 +88,16 @@ class RawUpstream:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://{'localhost' if self.tls else '127.0.0.1'}:{self.port}/v1"
 
     def stop(self) -> None:
         async def shutdown() -> None:
             self.server.close()
-            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in tasks:
                 task.cancel()
-            await asyncio.sleep(0)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0.05)   # the closed transports finish closing
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -101,11 +106,11 @@ class RawUpstream:
 
 
 @pytest.fixture
-def raw() -> Iterator[Callable[[Script], RawUpstream]]:
+def raw() -> Iterator[Callable[..., RawUpstream]]:
     servers: list[RawUpstream] = []
 
-    def start(script: Script) -> RawUpstream:
-        servers.append(RawUpstream(script))
+    def start(script: Script, tls: ssl.SSLContext | None = None) -> RawUpstream:
+        servers.append(RawUpstream(script, tls))
         return servers[-1]
 
     yield start
@@ -113,10 +118,10 @@ def raw() -> Iterator[Callable[[Script], RawUpstream]]:
         server.stop()
 
 
-def gated_for(gated, server: RawUpstream, **params):
+def gated_for(gated, server: RawUpstream, env: dict[str, str] | None = None, **params):
     config = upstream_config(server.base, {"g": ["m"]}, num_retries=0)
     config["model_list"][0]["litellm_params"].update(params)
-    return gated(config)
+    return gated(config, env=env)
 
 
 def chat(instance, **extra) -> httpx.Response:
@@ -184,7 +189,7 @@ def test_a_reply_cut_off_after_it_began_is_a_502_not_a_resend(gated, raw):
     assert instance.wait_rows(1)[0]["status"] == "error"
 
 
-@pytest.mark.parametrize("framing", ["chunked", "gzip", "deflate", "until-close"])
+@pytest.mark.parametrize("framing", ["chunked", "gzip", "deflate", "until-close", "interim-100"])
 def test_replies_framed_or_encoded_any_standard_way_arrive_whole(gated, raw, framing):
     body = completion("x" * 3000)
 
@@ -201,6 +206,10 @@ def test_replies_framed_or_encoded_any_standard_way_arrive_whole(gated, raw, fra
             import zlib
             packed = gzip.compress(body) if framing == "gzip" else zlib.compress(body)
             await ex.reply(200, packed, f"Content-Encoding: {framing}")
+        elif framing == "interim-100":
+            w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await w.drain()
+            await ex.reply(200, body)
         else:
             w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + body)
             await w.drain()
@@ -323,3 +332,48 @@ def test_a_large_stream_reaches_a_slow_client_whole_and_in_order(gated, raw):
         got = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
     assert got[-1] == "[DONE]" and len(got) == count + 1
     assert [json.loads(e)["choices"][0]["delta"]["content"][:5] for e in got[:-1]] == [f"{i:05d}" for i in range(count)]
+
+
+def self_signed(tmp_path) -> tuple[str, ssl.SSLContext]:
+    """A certificate for localhost (and 127.0.0.1): its PEM path, and a server context with it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return str(cert_path), context
+
+
+def test_an_https_upstream_is_verified_against_the_trusted_certificates(gated, raw, tmp_path):
+    """TLS with the name checked: trusted (SSL_CERT_FILE names the CA) it answers, and the keep-alive
+    connection is reused; an upstream whose certificate is not trusted is a 502, never unverified."""
+    async def script(ex: Exchange) -> None:
+        await ex.reply(200, completion("over tls"))
+
+    cert, context = self_signed(tmp_path)
+    server = raw(script, context)
+    trusted = gated_for(gated, server, env={"SSL_CERT_FILE": cert})
+    for _ in range(2):
+        answer = chat(trusted)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "over tls"
+    assert server.connections == 1 and server.requests == 2
+    untrusted = gated_for(gated, server)
+    refused = chat(untrusted)
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_error"
+    assert server.requests == 2, "nothing was sent over the unverified connection"

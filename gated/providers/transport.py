@@ -167,6 +167,7 @@ class _Connection(asyncio.Protocol):
         self.received = False       # any byte of the current reply arrived
         self._framed = False        # the reply has a Content-Length or is chunked (else: read to EOF)
         self._paused = False
+        self._interim = False       # inside a 1xx reply
         self._arrived: asyncio.Future[None] | None = None   # the current reply's status and headers
 
     # asyncio.Protocol
@@ -174,6 +175,9 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.reply is None:   # bytes nobody asked for, on an idle connection: not reusable
+            self.close()
+            return
         self.received = True
         try:
             self.parser.feed_data(data)
@@ -196,7 +200,8 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.reply is not None
+        if self.reply is None:
+            return
         key = name.decode("latin-1").lower()
         self.reply.headers[key] = value.decode("latin-1")
         if key in ("content-length", "transfer-encoding"):
@@ -204,8 +209,15 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         reply = self.reply
-        assert reply is not None
-        reply.status = self.parser.get_status_code()
+        if reply is None:
+            return
+        status = self.parser.get_status_code()
+        if status < 200:   # an interim 1xx reply: the real one follows on the same connection
+            self._interim = True
+            reply.headers.clear()
+            self._framed = False
+            return
+        reply.status = status
         encoding = reply.headers.get("content-encoding", "").strip().lower()
         if encoding in ("gzip", "deflate", "x-gzip"):
             reply._inflate = zlib.decompressobj(wbits=47)   # 32 + 15: gzip or zlib header, detected
@@ -221,6 +233,9 @@ class _Connection(asyncio.Protocol):
                 self.close()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         self.keep_alive = self.parser.should_keep_alive()
         if self.reply is not None:
             self.reply._finish()
