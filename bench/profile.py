@@ -7,7 +7,7 @@ Starts the 0 ms stand-in (bench/upstream.py) and one gated worker with the SPEC 
 (the same config, virtual key and pinning as `make bench`), warms it, then runs wrk while
 `py-spy record --format raw` samples gated. Every sample is charged to one stage: walking its stack
 from the innermost frame outwards, the first frame that matches a STAGES rule decides (so a call
-into aiohttp's client from gated's provider code counts as the aiohttp client, and a stdlib frame
+into the upstream transport from gated's provider code counts as the upstream client, and a stdlib frame
 called from gated's spend writer counts as the writer). A stage's µs per request = its share of
 the samples × gated's measured CPU µs per request in the same window. py-spy stops the process to
 sample it, so the total is a few % above what `make bench` reports; compare shares, not totals.
@@ -43,8 +43,10 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("gated/web/metrics.py", "metrics"),
     ("logging/", "access log"),
     ("gated/logs.py", "access log"),
-    ("aiohttp/client", "aiohttp client (upstream HTTP)"),
-    ("aiohttp/connector.py", "aiohttp client (upstream HTTP)"),
+    ("aiohttp/client", "aiohttp client (remote guardrails only)"),
+    ("aiohttp/connector.py", "aiohttp client (remote guardrails only)"),
+    ("gated/providers/transport.py", "upstream client (gated.providers.transport, httptools)"),
+    ("httptools/", "upstream client (gated.providers.transport, httptools)"),
     ("gated/providers/", "gated provider code (upstream request/response)"),
     ("gated/proxy/", "gated proxy handler (parse, forward rules, relay)"),
     ("gated/middlewares.py", "gated middlewares (context, errors, role check)"),

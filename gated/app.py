@@ -20,6 +20,7 @@ from gated.directory import Directory
 from gated.guardrails import registry
 from gated.guardrails.base import GuardrailDeps
 from gated.guardrails.runner import GuardrailRunner
+from gated.logs import AccessLog
 from gated.providers import build_providers
 from gated.providers.transport import UpstreamPool
 from gated.routes import all_routes
@@ -33,7 +34,7 @@ from gated.web.metrics import Metrics
 GC_YOUNG_THRESHOLD = 7000   # allocations between young collections (CPython's default: 700)
 
 
-def create_app(config: Config, db_path: str | Path) -> web.Application:
+def create_app(config: Config, db_path: str | Path, access_log: AccessLog | None = None) -> web.Application:
     app = web.Application(
         middlewares=[middlewares.gateway],
         client_max_size=int(config.general_settings.max_request_size_mb * 1024 * 1024),
@@ -46,6 +47,7 @@ def create_app(config: Config, db_path: str | Path) -> web.Application:
         specs[app.router.add_route(route.method, route.path, route.handler)] = route
     app[appkeys.ROUTE_SPECS] = specs
     app[appkeys.METRICS] = Metrics()
+    app[appkeys.ACCESS_LOG] = access_log or AccessLog()
     app.cleanup_ctx.extend([_store, _directory, _http, _guardrails, _router, _spend, _retention])
     app.on_startup.append(_settle_garbage_collector)
     return app

@@ -20,6 +20,7 @@ SPEND = web.AppKey("spend", "SpendWriter")
 ROUTE_SPECS = web.AppKey("route_specs", dict[Any, Any])
 GUARDRAILS = web.AppKey("guardrails", "GuardrailRunner")
 METRICS = web.AppKey("metrics", "Metrics")
+ACCESS_LOG = web.AppKey("access_log", "AccessLog")
 
 # request-scoped values (aiohttp requests are MutableMappings; plain string keys, named once here)
 REQUEST_ID = "gated.request_id"
@@ -28,4 +29,4 @@ PRINCIPAL = "gated.principal"
 LOG_FIELDS = "gated.log_fields"
 
 __all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS", "GUARDRAILS", "METRICS",
-           "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]
+           "ACCESS_LOG", "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gated import __version__
 from gated.config import WELL_KNOWN_MASTER_KEY, CallbackSettings, Config, ConfigError, load_config
-from gated.logs import access_log, setup_logging
+from gated.logs import AccessLog, setup_logging
 
 log = logging.getLogger("gated")
 MASTER_KEY_ENV = "GATED_MASTER_KEY"
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gated: config error: {problem}", file=sys.stderr)
         return 2
     config = with_env_master_key(config)
-    setup_logging(args.log_level, args.log_format, config.secrets())
+    access_log = setup_logging(args.log_level, args.log_format, config.secrets())
     problems = startup_problems(config, args.host, args.insecure_open, args.workers) + guardrail_problems(config)
     if problems:
         for problem in problems:
@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     if not prepare_database(db_path, config):
         return 1
     if args.workers == 1:
-        serve(config, db_path, args.host, args.port, reuse_port=False)
+        serve(config, db_path, args.host, args.port, access_log, reuse_port=False)
         return 0
-    return run_workers(config, db_path, args)
+    return run_workers(config, db_path, args, access_log)
 
 
 def prepare_database(db_path: Path, config: Config) -> bool:
@@ -147,14 +147,14 @@ def prepare_database(db_path: Path, config: Config) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def serve(config: Config, db_path: Path, host: str, port: int, reuse_port: bool) -> None:
+def serve(config: Config, db_path: Path, host: str, port: int, access_log: AccessLog, reuse_port: bool) -> None:
     import uvloop  # a faster event loop: the gateway's own overhead is mostly event-loop work
 
     from gated.app import create_app
 
     try:
         web.run_app(
-            create_app(config, db_path), host=host, port=port, reuse_port=reuse_port, access_log=None,
+            create_app(config, db_path, access_log), host=host, port=port, reuse_port=reuse_port, access_log=None,
             loop=uvloop.new_event_loop(),
             shutdown_timeout=config.general_settings.shutdown_grace_seconds,
             print=lambda _: log.info("gated %s ready on http://%s:%s (pid %d)", __version__, host, port, os.getpid()),
@@ -163,22 +163,22 @@ def serve(config: Config, db_path: Path, host: str, port: int, reuse_port: bool)
         access_log.flush()
 
 
-def run_workers(config: Config, db_path: Path, args: argparse.Namespace) -> int:
+def run_workers(config: Config, db_path: Path, args: argparse.Namespace, access_log: AccessLog) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="gated-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by prometheus_client when a worker imports it
     try:
-        return _fork_workers(config, db_path, args)
+        return _fork_workers(config, db_path, args, access_log)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _fork_workers(config: Config, db_path: Path, args: argparse.Namespace) -> int:
+def _fork_workers(config: Config, db_path: Path, args: argparse.Namespace, access_log: AccessLog) -> int:
     children = []
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:
             try:
-                serve(config, db_path, args.host, args.port, reuse_port=True)
+                serve(config, db_path, args.host, args.port, access_log, reuse_port=True)
             finally:
                 os._exit(0)
         children.append(pid)

@@ -51,21 +51,16 @@ class AccessLog:
     """The access line of every request, written straight to the log handler's stream: through
     `logging` a line costs about 20 µs, a fifth of a request's budget (SPEC §12). The line is
     what that handler would write (TEXT_FORMAT or JsonFormatter's fields), its message masked
-    like SecretFilter masks; until setup_logging() configures it, lines go through `logging`.
+    like SecretFilter masks; without a handler (no setup_logging()), lines go through `logging`.
     Lines are written together every ACCESS_FLUSH_SECONDS, before any other record (so the log
     keeps its order) and when gated stops: a kill -9 loses at most that interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, handler: logging.StreamHandler[Any] | None = None, json_lines: bool = False,
+                 secrets: frozenset[str] = frozenset()) -> None:
         self.logger = logging.getLogger("gated.access")
-        self._handler: logging.StreamHandler[Any] | None = None
-        self._json = False
-        self._secrets: frozenset[str] = frozenset()
+        self._handler, self._json, self._secrets = handler, json_lines, secrets
         self._second: tuple[int, str] = (-1, "")
         self._pending: list[str] = []
-
-    def configure(self, handler: logging.StreamHandler[Any], json_lines: bool, secrets: frozenset[str]) -> None:
-        self._handler, self._json, self._secrets = handler, json_lines, secrets
-        self._second = (-1, "")
 
     def __call__(self, message: str, fields: dict[str, Any]) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
@@ -108,10 +103,8 @@ class AccessLog:
         return True
 
 
-access_log = AccessLog()
-
-
-def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
+def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> AccessLog:
+    """Configure the root logger; returns the access log that writes to the same handler."""
     # no format here shows the caller, thread or process: skip collecting them on every record
     # (the logging HOWTO's "Optimization"; the caller's frame walk is most of a record's cost)
     logging._srcfile = None
@@ -122,9 +115,10 @@ def setup_logging(level: str, fmt: str, secrets: frozenset[str]) -> None:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
+    access_log = AccessLog(handler, fmt == "json", secrets)
     handler.addFilter(access_log.before_record)
-    access_log.configure(handler, fmt == "json", secrets)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.server").addFilter(MalformedHttpFilter())
+    return access_log

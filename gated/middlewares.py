@@ -24,7 +24,6 @@ from gated.errors import (
     RequestTooLarge,
     UnsupportedRoute,
 )
-from gated.logs import access_log
 from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,8 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
         request.app[appkeys.METRICS].observe_request(
             resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",
             status, seconds, fields.get("overhead_ms"), fields.get("cost"))
-        access_log(f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms id={request_id}", fields)
+        request.app[appkeys.ACCESS_LOG](f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms "
+                                        f"id={request_id}", fields)
 
 
 async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
