@@ -225,6 +225,23 @@ def test_replies_framed_or_encoded_any_standard_way_arrive_whole(gated, raw, fra
     assert server.connections == (2 if framing == "until-close" else 1)
 
 
+def test_a_large_whole_reply_is_read_to_its_end(gated, raw):
+    """Several MB in one JSON body (embeddings of a big batch, say): read whole, nothing paused."""
+    vectors = [{"object": "embedding", "index": i, "embedding": [0.001 * i] * 256} for i in range(1500)]
+    body = json.dumps({"object": "list", "data": vectors, "model": "m",
+                       "usage": {"prompt_tokens": 1500, "total_tokens": 1500}}).encode()
+    assert len(body) > 2_000_000
+
+    async def script(ex: Exchange) -> None:
+        await ex.reply(200, body)
+
+    instance = gated_for(gated, raw(script))
+    answer = httpx.post(instance.url + "/v1/embeddings", headers=AUTH, timeout=30,
+                        json={"model": "g", "input": ["x"] * 1500})
+    assert answer.status_code == 200 and len(answer.json()["data"]) == 1500
+    assert answer.json()["data"][-1]["embedding"][0] == pytest.approx(1.499)
+
+
 @pytest.mark.parametrize("garbage", [b"SSH-2.0-OpenSSH_9.2\r\n", b"HTTP/1.1 abc\r\n\r\n", b"\x00\x01\x02" * 20])
 def test_a_reply_that_is_not_http_is_a_502(gated, raw, garbage):
     async def script(ex: Exchange) -> None:

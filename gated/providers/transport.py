@@ -55,7 +55,8 @@ class Reply:
     """One response: its status, then its body whole (`read`) or in pieces (`chunks`). `release`
     hands a fully read keep-alive connection back to the pool and closes any other."""
 
-    __slots__ = ("status", "headers", "_conn", "_parts", "_size", "_done", "_error", "_waiter", "_inflate")
+    __slots__ = ("status", "headers", "_conn", "_parts", "_size", "_done", "_error", "_waiter", "_inflate",
+                 "_streaming")
 
     def __init__(self, conn: _Connection) -> None:
         self.status = 0
@@ -67,6 +68,7 @@ class Reply:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._inflate: zlib._Decompress | None = None
+        self._streaming = False     # read by chunks(): reading pauses while the consumer lags
 
     # fed by the connection
     def _feed(self, data: bytes) -> None:
@@ -75,7 +77,7 @@ class Reply:
         if data:
             self._parts.append(data)
             self._size += len(data)
-            if self._size > HIGH_WATER and self._conn is not None:
+            if self._streaming and self._size > HIGH_WATER and self._conn is not None:
                 self._conn.pause()
         self._wake()
 
@@ -116,6 +118,7 @@ class Reply:
         """The body as it arrives; TimeoutError after `read_timeout` s without data or at the
         deadline (`loop.time()` clock)."""
         loop = asyncio.get_running_loop()
+        self._streaming = True
         while True:
             if self._parts:   # all that has arrived, as one piece
                 data = self._parts.popleft() if len(self._parts) == 1 else b"".join(self._parts)
