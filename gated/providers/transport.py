@@ -41,7 +41,7 @@ class Endpoint:
     def parse(cls, url: str) -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
+            raise UpstreamError(f"not an http(s) URL: {url!r}")
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
         default = port == (443 if tls else 80)
@@ -311,7 +311,10 @@ class UpstreamPool:
         closed before answering is retried once on a new one."""
         where = self.endpoint(url)
         head = [f"POST {where.path} HTTP/1.1\r\nHost: {where.host_header}\r\n"]
-        head += [f"{name}: {value}\r\n" for name, value in headers.items()]
+        for name, value in headers.items():
+            if "\n" in value or "\r" in value:   # a line break would start a header of its own
+                raise UpstreamError(f"header {name} holds a line break")
+            head.append(f"{name}: {value}\r\n")
         head.append(f"Content-Length: {len(body)}\r\nAccept-Encoding: gzip, deflate\r\n\r\n")
         data = "".join(head).encode("latin-1") + body
         conn = self._take(where)
