@@ -1,7 +1,7 @@
 """Directory: the hot path's in-memory view of keys (with their team and user), blocked end users
 and banned keywords. Keys load on first use through the store thread; everything is dropped or
-reloaded when its version in `admin_state` moves — which every worker notices on its next request,
-as the store announces each committed change through the ChangeNotice."""
+reloaded when its version in `admin_state` moves — which every worker notices on its next request
+through a cheap `PRAGMA data_version` check on a read connection."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from gated.guardrails.keywords import KeywordMatcher
 from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS
-from gated.store.notice import ChangeNotice
 from gated.store.store import Store, connect
 from gated.store.worker import StoreWorker
 
@@ -48,9 +47,8 @@ class Directory:
     def __init__(self, store: StoreWorker, db_path: str | Path, keyword_mode: str = "word") -> None:
         self._store = store
         self._reader: sqlite3.Connection = connect(db_path)
-        self._notice = ChangeNotice(db_path)
         self._keyword_mode = keyword_mode
-        self._seen: bytes | None = None     # the notice's bytes at the last look at admin_state
+        self._data_version = -1
         self._versions: dict[str, int] = {}
         self._keys: dict[str, KeyView | None] = {}
         self.blocked_users: frozenset[str] = frozenset()
@@ -58,14 +56,13 @@ class Directory:
 
     def close(self) -> None:
         self._reader.close()
-        self._notice.close()
 
     async def sync(self) -> None:
-        """Drop or reload whatever a store (of any worker) changed since the last request."""
-        seen = self._notice.current()
-        if seen == self._seen:
+        """Drop or reload whatever another connection changed since the last request."""
+        data_version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if data_version == self._data_version:
             return
-        self._seen = seen
+        self._data_version = data_version
         versions = dict(self._reader.execute("SELECT name, version FROM admin_state").fetchall())
         if versions.get("admin") != self._versions.get("admin"):
             self._keys.clear()

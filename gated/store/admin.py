@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 
 from gated.spend.record import iso, utc_now
-from gated.store.notice import ChangeNotice
 
 JSON_COLUMNS = frozenset({"members_with_roles", "models", "metadata", "tags", "permissions"})
 PRIMARY_KEYS = {"teams": "team_id", "keys": "token_id", "users": "user_id"}
@@ -68,7 +67,6 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 class AdminStore:
     conn: sqlite3.Connection
     audit_enabled: bool
-    notice: ChangeNotice | None = None   # told after each committed change the Directory caches
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, table: str, object_id: str) -> dict[str, Any] | None:
@@ -106,12 +104,6 @@ class AdminStore:
         if ok:
             self.conn.execute("UPDATE admin_state SET version = version + 1 WHERE name = 'admin'")
         self.conn.execute("COMMIT" if ok else "ROLLBACK")
-        if ok:
-            self._announce()
-
-    def _announce(self) -> None:
-        if self.notice is not None:
-            self.notice.announce()
 
     def _audit(self, actor: Actor, action: str, table: str, object_id: str,
                before: dict[str, Any] | None, values: dict[str, Any] | None) -> None:

@@ -67,8 +67,6 @@ class ListStore(AdminStore):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        if changed:
-            self._announce()
         return changed
 
     def seed_list(self, kind: ListKind, values: Iterable[str]) -> list[str]:
@@ -88,6 +86,4 @@ class ListStore(AdminStore):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        if added:
-            self._announce()
         return added

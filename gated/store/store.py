@@ -14,7 +14,6 @@ from gated.guardrails.lists import read_list
 from gated.store.budgets import BudgetStore
 from gated.store.limits import LimitStore
 from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListStore
-from gated.store.notice import ChangeNotice
 from gated.store.reports import ReportStore
 
 CACHE_KIB = 512   # page cache per connection (SQLite's default is 2 MiB; RSS is a SPEC §12 bar)
@@ -59,21 +58,17 @@ def seed_lists(path: str | Path, config: Config) -> None:
 
 
 class Store(ListStore, BudgetStore, LimitStore, ReportStore):
-    def __init__(self, conn: sqlite3.Connection, audit_enabled: bool = True,
-                 notice: ChangeNotice | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, audit_enabled: bool = True) -> None:
         self.conn = conn
         self.conn.row_factory = sqlite3.Row
         self.audit_enabled = audit_enabled
-        self.notice = notice
 
     @classmethod
     def open(cls, path: str | Path, audit_enabled: bool = True) -> Store:
-        return cls(connect(path), audit_enabled, ChangeNotice(path))
+        return cls(connect(path), audit_enabled)
 
     def close(self) -> None:
         self.conn.close()
-        if self.notice is not None:
-            self.notice.close()
 
     def ping(self) -> bool:
         """The database file answers. Asked on a fresh connection: this one's page cache (and a
