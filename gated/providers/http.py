@@ -19,6 +19,9 @@ from gated.providers.transport import UpstreamPool
 class HttpProvider(ABC):
     def __init__(self, pool: UpstreamPool) -> None:
         self.pool = pool
+        # per deployment and call type: the URL and its fixed header lines, rendered once
+        # (keyed by id(): a deployment's params live as long as the config)
+        self._fixed: dict[tuple[int, str], tuple[str, str]] = {}
 
     @abstractmethod
     def url(self, params: LitellmParams, call_type: str) -> str: ...
@@ -27,13 +30,16 @@ class HttpProvider(ABC):
     def headers(self, params: LitellmParams) -> dict[str, str]: ...
 
     async def send(self, params: LitellmParams, call: UpstreamCall) -> UpstreamResponse:
-        headers = self.headers(params)
-        headers["Content-Type"] = "application/json"
-        headers["x-request-id"] = upstream_request_id(call.request_id)
-        headers["x-gated-request-id"] = call.request_id
+        fixed = self._fixed.get((id(params), call.call_type))
+        if fixed is None:
+            lines = self.pool.header_lines({**self.headers(params), "Content-Type": "application/json"})
+            fixed = self._fixed[(id(params), call.call_type)] = (self.url(params, call.call_type), lines)
+        url, lines = fixed
+        # both ids are safe to send as they are: a UUID, and an id gated made or checked (middlewares)
+        lines += f"x-request-id: {upstream_request_id(call.request_id)}\r\nx-gated-request-id: {call.request_id}\r\n"
         now = asyncio.get_running_loop().time()
         answer_by = now + min(call.total_timeout, call.read_timeout)
-        reply = await self.pool.post(self.url(params, call.call_type), headers, orjson.dumps(call.body), answer_by)
+        reply = await self.pool.post(url, lines, orjson.dumps(call.body), answer_by)
         if call.stream and reply.status < 300:
             events = sse_blocks(reply.chunks(call.read_timeout, now + call.total_timeout))
             return UpstreamResponse(reply.status, events=events, release=reply.release)

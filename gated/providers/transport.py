@@ -305,18 +305,22 @@ class UpstreamPool:
             found = self._endpoints[url] = Endpoint.parse(url)
         return found
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes, deadline: float) -> Reply:
-        """Send the request; return once the reply's status and headers are in, or raise
-        TimeoutError at the deadline (`loop.time()` clock). A reused connection the upstream
-        closed before answering is retried once on a new one."""
-        where = self.endpoint(url)
-        head = [f"POST {where.path} HTTP/1.1\r\nHost: {where.host_header}\r\n"]
+    @staticmethod
+    def header_lines(headers: dict[str, str]) -> str:
+        """Headers as request lines, for post(); a value with a line break is refused (it would
+        start a header of its own)."""
         for name, value in headers.items():
-            if "\n" in value or "\r" in value:   # a line break would start a header of its own
+            if "\n" in value or "\r" in value:
                 raise UpstreamError(f"header {name} holds a line break")
-            head.append(f"{name}: {value}\r\n")
-        head.append(f"Content-Length: {len(body)}\r\nAccept-Encoding: gzip, deflate\r\n\r\n")
-        data = "".join(head).encode("latin-1") + body
+        return "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+
+    async def post(self, url: str, header_lines: str, body: bytes, deadline: float) -> Reply:
+        """Send the request (`header_lines` from header_lines()); return once the reply's status
+        and headers are in, or raise TimeoutError at the deadline (`loop.time()` clock). A reused
+        connection the upstream closed before answering is retried once on a new one."""
+        where = self.endpoint(url)
+        data = (f"POST {where.path} HTTP/1.1\r\nHost: {where.host_header}\r\n{header_lines}"
+                f"Content-Length: {len(body)}\r\nAccept-Encoding: gzip, deflate\r\n\r\n").encode("latin-1") + body
         conn = self._take(where)
         if conn is not None:
             try:

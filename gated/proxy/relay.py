@@ -96,12 +96,14 @@ async def relay_json(lease: Lease, ctx: ProxyContext) -> web.Response:
     if not isinstance(parsed, dict):
         raise UpstreamFailed("the upstream answered with a body that is not a JSON object")
     counts = _token_counts(parsed.get("usage"))
-    texts = response_texts(ctx.llm.call_type, parsed)
+    checks_output = ctx.runner is not None and ctx.guard is not None and bool(ctx.runner.output)
+    texts = response_texts(ctx.llm.call_type, parsed) if counts is None or checks_output else []
     if counts is None:
         ctx.record.set_usage(ctx.prompt_estimate(), estimate_tokens(texts), estimated=True)
     else:
         ctx.record.set_usage(*counts, estimated=False)
-    if ctx.runner is not None and ctx.guard is not None and ctx.runner.output:
+    if checks_output:
+        assert ctx.runner is not None and ctx.guard is not None
         await ctx.runner.check_output(ctx.guard, texts)
     headers = {"x-gated-overhead-ms": ctx.overhead_ms(), **ctx.extra_headers}
     cost = ctx.record.spend
