@@ -76,6 +76,20 @@ def test_whole_request_timeout_is_504(gated, upstream):
     assert time.monotonic() - started < 2.5
 
 
+def test_a_slow_mock_deployment_times_out_like_any_other(gated):
+    """The mock provider keeps the timeout contract too: a 3 s mock latency against a 0.5 s
+    deployment timeout is a 504 after about 0.5 s, and the row says so."""
+    config = {"model_list": [{"model_name": "g", "litellm_params": {"model": "mock/m", "mock_latency_ms": 3000,
+                                                                   "timeout": 0.5}}],
+              "router_settings": {"num_retries": 0}, "general_settings": {"master_key": MASTER_KEY}}
+    instance = gated(config)
+    started = time.monotonic()
+    response = chat(instance, "g")
+    assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"
+    assert time.monotonic() - started < 2
+    assert instance.wait_rows(1)[0]["error_code"] == "upstream_timeout"
+
+
 def test_least_busy_spreads_concurrent_requests(gated, upstream):
     upstream.slow_seconds = 0.5
     config = upstream_config(upstream.base, {"g": ["slow-a", "slow-b"]})

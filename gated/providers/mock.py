@@ -29,7 +29,10 @@ WORDS_PER_CHUNK = 4
 class MockProvider:
     async def send(self, params: LitellmParams, call: UpstreamCall) -> UpstreamResponse:
         if params.mock_latency_ms:
-            await asyncio.sleep(params.mock_latency_ms / 1000)
+            latency, allowed = params.mock_latency_ms / 1000, min(call.total_timeout, call.read_timeout)
+            await asyncio.sleep(min(latency, allowed))
+            if latency > allowed:   # the Provider contract: no answer in time is a TimeoutError
+                raise TimeoutError
         model = params.upstream_model
         if call.call_type == EMBEDDING:
             return _json(_embeddings(model, call.body))
