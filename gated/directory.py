@@ -1,12 +1,15 @@
 """Directory: the hot path's in-memory view of keys (with their team and user), blocked end users
 and banned keywords. Keys load on first use through the store thread; everything is dropped or
-reloaded when its version in `admin_state` moves — which every worker notices on its next request
-through a cheap `PRAGMA data_version` check on a read connection."""
+reloaded when its version in `admin_state` moves. A worker notices through `PRAGMA data_version` on
+a read connection: at once after its own store thread wrote (an admin change made through this
+worker), and within RECHECK_SECONDS of a commit by another worker (the check costs about as much as
+the rest of authentication, so it runs at most once per RECHECK_SECONDS under load, SPEC §12)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,17 +19,20 @@ from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS
 from gated.store.store import Store, connect
 from gated.store.worker import StoreWorker
 
+RECHECK_SECONDS = 0.001
+
 
 @dataclass(frozen=True, slots=True)
 class KeyView:
     key: dict[str, Any]
     team: dict[str, Any] | None
     user: dict[str, Any] | None
+    expires: dt.datetime | None   # the key's `expires`, parsed once rather than on every request
 
-    @property
-    def expires(self) -> dt.datetime | None:
-        value = self.key.get("expires")
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+def _expiry(key: dict[str, Any]) -> dt.datetime | None:
+    value = key.get("expires")
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def _load_key(store: Store, token_id: str) -> KeyView | None:
@@ -35,7 +41,7 @@ def _load_key(store: Store, token_id: str) -> KeyView | None:
         return None
     team = store.get("teams", key["team_id"]) if key.get("team_id") else None
     user = store.get("users", key["user_id"]) if key.get("user_id") else None
-    return KeyView(key, team, user)
+    return KeyView(key, team, user, _expiry(key))
 
 
 def _load_lists(store: Store, keyword_mode: str) -> tuple[frozenset[str], KeywordMatcher]:
@@ -49,6 +55,8 @@ class Directory:
         self._reader: sqlite3.Connection = connect(db_path)
         self._keyword_mode = keyword_mode
         self._data_version = -1
+        self._recheck_at = 0.0
+        self._jobs_seen = -1
         self._versions: dict[str, int] = {}
         self._keys: dict[str, KeyView | None] = {}
         self.blocked_users: frozenset[str] = frozenset()
@@ -58,7 +66,11 @@ class Directory:
         self._reader.close()
 
     async def sync(self) -> None:
-        """Drop or reload whatever another connection changed since the last request."""
+        """Drop or reload whatever another connection changed (see the module's docstring for when)."""
+        now = time.monotonic()
+        if now < self._recheck_at and self._jobs_seen == self._store.jobs_done:
+            return
+        self._recheck_at, self._jobs_seen = now + RECHECK_SECONDS, self._store.jobs_done
         data_version = self._reader.execute("PRAGMA data_version").fetchone()[0]
         if data_version == self._data_version:
             return

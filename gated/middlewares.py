@@ -5,7 +5,7 @@ route's declared role, and errors (the only renderer of the SPEC §6 envelope, a
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 import time
 from typing import Any
@@ -33,9 +33,11 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 def new_request_id() -> str:
     """A version 7 UUID (RFC 9562: milliseconds since the epoch, then random bits) as text. Being
     time-ordered, the spend log's request_id index grows at its end: random ids touched a
-    different index page per row, and writing those pages was most of the spend writer's cost."""
+    different index page per row, and writing those pages was most of the spend writer's cost.
+    The random bits need to be unique, not secret: `random` (reseeded in every forked worker)
+    instead of os.urandom, a system call per request."""
     ms = f"{time.time_ns() // 1_000_000:012x}"
-    r = os.urandom(10).hex()
+    r = f"{random.getrandbits(80):020x}"
     return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
 
 

@@ -51,6 +51,8 @@ def _tool_texts(message: dict[str, Any]) -> list[str]:
 def message_texts(message: Any) -> list[str]:
     if not isinstance(message, dict):
         return []
+    if not message.get("tool_calls") and message.get("function_call") is None:
+        return _content_texts(message.get("content"))
     return _content_texts(message.get("content")) + _tool_texts(message)
 
 

@@ -3,7 +3,6 @@ once, SSE split into `data:` payloads as bytes (parsed later only where needed).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -37,7 +36,7 @@ class HttpProvider(ABC):
         url, lines = fixed
         # both ids are safe to send as they are: a UUID, and an id gated made or checked (middlewares)
         lines += f"x-request-id: {upstream_request_id(call.request_id)}\r\nx-gated-request-id: {call.request_id}\r\n"
-        now = asyncio.get_running_loop().time()
+        now = self.pool.clock()
         answer_by = now + min(call.total_timeout, call.read_timeout)
         reply = await self.pool.post(url, lines, orjson.dumps(call.body), answer_by)
         if call.stream and reply.status < 300:

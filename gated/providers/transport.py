@@ -56,12 +56,13 @@ class Reply:
     hands a fully read keep-alive connection back to the pool and closes any other."""
 
     __slots__ = ("status", "headers", "_conn", "_parts", "_size", "_done", "_error", "_waiter", "_inflate",
-                 "_streaming")
+                 "_streaming", "_loop")
 
     def __init__(self, conn: _Connection) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
         self._conn: _Connection | None = conn
+        self._loop = conn.loop
         self._parts: deque[bytes] = deque()
         self._size = 0
         self._done = False
@@ -98,7 +99,7 @@ class Reply:
             waiter.set_result(None)
 
     async def _wait(self, deadline: float) -> None:
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter = self._loop.create_future()
         try:
             await _until(waiter, deadline)
         finally:
@@ -117,7 +118,7 @@ class Reply:
     async def chunks(self, read_timeout: float, total_deadline: float) -> AsyncIterator[bytes]:
         """The body as it arrives; TimeoutError after `read_timeout` s without data or at the
         deadline (`loop.time()` clock)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._streaming = True
         while True:
             if self._parts:   # all that has arrived, as one piece
@@ -146,7 +147,7 @@ class Reply:
 
 async def _until(waiter: asyncio.Future[None], deadline: float) -> None:
     """await waiter, or TimeoutError at the deadline (cheaper than asyncio.timeout: one timer)."""
-    timer = asyncio.get_running_loop().call_at(deadline, _expire, waiter)
+    timer = waiter.get_loop().call_at(deadline, _expire, waiter)
     try:
         await waiter
     finally:
@@ -159,8 +160,9 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, pool: UpstreamPool, key: tuple[str, int, bool]) -> None:
-        self.pool, self.key = pool, key
+    def __init__(self, pool: UpstreamPool, key: tuple[str, int, bool], loop: asyncio.AbstractEventLoop) -> None:
+        # the loop is kept: asyncio.get_running_loop() costs a getpid() system call on Python 3.11
+        self.pool, self.key, self.loop = pool, key, loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.reply: Reply | None = None
@@ -249,7 +251,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.reply = reply = Reply(self)
         self.received, self._framed, self.keep_alive = False, False, False
-        self._arrived = asyncio.get_running_loop().create_future()
+        self._arrived = self.loop.create_future()
         try:
             self.transport.write(data)
             await _until(self._arrived, deadline)
@@ -298,6 +300,13 @@ class UpstreamPool:
         self._endpoints: dict[str, Endpoint] = {}
         self._tls: ssl.SSLContext | None = None
         self._open: set[_Connection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def clock(self) -> float:
+        """The serving loop's time(), the clock of every deadline here."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop.time()
 
     def endpoint(self, url: str) -> Endpoint:
         found = self._endpoints.get(url)
@@ -350,7 +359,7 @@ class UpstreamPool:
             if self._tls is None:
                 self._tls = ssl.create_default_context()
             tls = self._tls
-        _, conn = await loop.create_connection(lambda: _Connection(self, key), where.host, where.port, ssl=tls,
+        _, conn = await loop.create_connection(lambda: _Connection(self, key, loop), where.host, where.port, ssl=tls,
                                                server_hostname=where.host if tls else None)
         self._open.add(conn)
         return conn

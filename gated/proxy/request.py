@@ -76,6 +76,8 @@ def _check_tags(value: Any, param: str) -> list[str]:
 
 def request_tags(body: Mapping[str, Any], metadata: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
     header = headers.get(TAGS_HEADER)
+    if not header and metadata.get("tags") is None and body.get("tags") is None:
+        return []
     from_header = [t.strip() for t in header.split(",") if t.strip()] if header else []
     tags = [
         *_check_tags(metadata.get("tags"), "metadata.tags"),

@@ -20,11 +20,14 @@ def targets(principal: Principal) -> tuple[list[Target], list[Target]]:
     view = principal.view
     if view is None:
         return [], []
-    owners = [("keys", view.key), ("teams", view.team), ("users", view.user)]
-    pks = {"keys": "token_id", "teams": "team_id", "users": "user_id"}
-    present = [(table, row) for table, row in owners if row is not None]
-    charged = [(table, row[pks[table]]) for table, row in present]
-    budgeted = [(table, row[pks[table]]) for table, row in present if row.get("max_budget") is not None]
+    charged: list[Target] = []
+    budgeted: list[Target] = []
+    for table, pk, row in (("keys", "token_id", view.key), ("teams", "team_id", view.team),
+                           ("users", "user_id", view.user)):
+        if row is not None:
+            charged.append((table, row[pk]))
+            if row.get("max_budget") is not None:
+                budgeted.append((table, row[pk]))
     return charged, budgeted
 
 

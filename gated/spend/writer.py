@@ -40,10 +40,14 @@ class SpendWriter:
     async def put(self, record: SpendRecord) -> None:
         """Queue the row; a row that settles a budget reservation is written at once instead, so
         the reservation is released before the next request of that key is admitted."""
+        row = record.to_row()
         if record.reserved:
-            await self._write([record.to_row()])
-        else:
-            await self._queue.put(record.to_row())
+            await self._write([row])
+            return
+        try:
+            self._queue.put_nowait(row)
+        except asyncio.QueueFull:
+            await self._queue.put(row)
 
     async def _run(self) -> None:
         stop = False
