@@ -64,8 +64,13 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
     request[appkeys.STARTED] = started = time.perf_counter()
     request[appkeys.LOG_FIELDS] = fields = {}
     status = 500
+    app = request.app
     try:
-        response = await _answer(request, handler)
+        try:
+            await _authorise(app, request)
+            response = await handler(request)
+        except Exception as exc:   # noqa: BLE001 - every failure becomes an envelope
+            response = _error_response_for(exc, request)
         if not response.prepared:        # a streamed response set it before its first byte
             response.headers["x-gated-request-id"] = request_id
         status = response.status
@@ -75,28 +80,24 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
         fields.update(request_id=request_id, method=request.method, path=request.path,
                       status=status, latency_ms=round(seconds * 1000, 3))
         resource = request.match_info.route.resource
-        request.app[appkeys.METRICS].observe_request(
+        app[appkeys.METRICS].observe_request(
             resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",
             status, seconds, fields.get("overhead_ms"), fields.get("cost"))
-        request.app[appkeys.ACCESS_LOG](f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms "
-                                        f"id={request_id}", fields)
+        app[appkeys.ACCESS_LOG](f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms "
+                                f"id={request_id}", fields)
 
 
-async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        await _authorise(request)
-        return await handler(request)
-    except GatewayError as exc:
+def _error_response_for(exc: Exception, request: web.Request) -> web.Response:
+    if isinstance(exc, GatewayError):
         return error_response(exc)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         return error_response(_from_aiohttp(exc, request))
-    except RequestPayloadError as exc:   # e.g. Content-Encoding: gzip on a body that is not gzip
+    if isinstance(exc, RequestPayloadError):   # e.g. Content-Encoding: gzip on a body that is not gzip
         # aiohttp's text is "400, message:\n  <reason>" (or empty): keep the reason, on one line
         reason = " ".join(str(exc).split()).removeprefix("400, message:").strip() or "malformed body"
         return error_response(InvalidRequest(f"the request body cannot be read: {reason[:200]}"))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(InternalError("the gateway failed to handle this request"))
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(InternalError("the gateway failed to handle this request"))
 
 
 def _from_aiohttp(exc: web.HTTPException, request: web.Request) -> GatewayError:
@@ -113,12 +114,12 @@ def _from_aiohttp(exc: web.HTTPException, request: web.Request) -> GatewayError:
     return error
 
 
-async def _authorise(request: web.Request) -> None:
+async def _authorise(app: web.Application, request: web.Request) -> None:
     """The caller's principal, checked against the role the route declares (routes.py)."""
-    spec = request.app[appkeys.ROUTE_SPECS].get(request.match_info.route)
+    spec = app[appkeys.ROUTE_SPECS].get(request.match_info.route)
     if spec is None or spec.role == PUBLIC:
         return
-    authenticator = request.app[appkeys.AUTH]
+    authenticator = app[appkeys.AUTH]
     principal = await authenticator.authenticate(request.headers)
     if spec.role == ADMIN_ONLY:
         authenticator.require_admin(principal)

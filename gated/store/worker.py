@@ -21,7 +21,6 @@ class StoreWorker:
         self._audit_enabled = audit_enabled
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gated-store")
         self._store: Store | None = None
-        self.jobs_done = 0   # moves after every job: a Directory rechecks the database at once after one
 
     async def start(self) -> None:
         self._store = await asyncio.get_running_loop().run_in_executor(self._executor, Store.open, self._path,
@@ -30,10 +29,7 @@ class StoreWorker:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(store, *args)` on the store thread."""
         assert self._store is not None, "StoreWorker.start() was not awaited"
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, self._store, *args))
-        finally:
-            self.jobs_done += 1
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, self._store, *args))
 
     async def close(self) -> None:
         if self._store is not None:

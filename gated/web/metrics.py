@@ -68,7 +68,8 @@ class Metrics:
     def _count(self, metric: Any, labels: tuple[str, ...], amount: float = 1.0) -> None:
         key = (metric, labels)
         self._counts[key] = self._counts.get(key, 0.0) + amount
-        self._due()
+        if not self._flush_due:
+            self._due()
 
     def _observe(self, metric: Any, labels: tuple[str, ...], value: float) -> None:
         key = (metric, labels)
@@ -77,15 +78,15 @@ class Metrics:
             tally = self._observed[key] = [0.0] * (len(metric._upper_bounds) + 1)
         tally[0] += value
         tally[1 + bisect.bisect_left(metric._upper_bounds, value)] += 1   # le: the first bound >= value
-        self._due()
+        if not self._flush_due:
+            self._due()
 
     def _due(self) -> None:
-        if not self._flush_due:
-            self._flush_due = True
-            try:
-                asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-            except RuntimeError:   # no event loop (not on the serving thread): at once
-                self.flush()
+        self._flush_due = True
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+        except RuntimeError:   # no event loop (not on the serving thread): at once
+            self.flush()
 
     def flush(self) -> None:
         """Fold what the requests since the last flush counted into prometheus_client."""
