@@ -37,7 +37,7 @@ GC_YOUNG_THRESHOLD = 7000   # allocations between young collections (CPython's d
 def create_app(config: Config, db_path: str | Path, access_log: AccessLog | None = None) -> web.Application:
     app = web.Application(
         middlewares=[middlewares.gateway],
-        client_max_size=int(config.general_settings.max_request_size_mb * 1024 * 1024),
+        client_max_size=config.general_settings.max_request_bytes,
     )
     app[appkeys.CONFIG] = config
     app[appkeys.SETTINGS] = {"db_path": str(db_path), "secrets": config.secrets(), "started_at": int(time.time()),

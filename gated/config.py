@@ -186,6 +186,10 @@ class GeneralSettings(_Strict):
     spend_logs_retention_days: PosInt | None = None
     enable_public_model_hub: bool = False
 
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_size_mb * 1024 * 1024)
+
 
 class Config(_Strict):
     model_list: list[Deployment] = []

@@ -22,7 +22,7 @@ from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, Upstre
 from gated.proxy import schemas
 from gated.proxy.access import check_access, may_use
 from gated.proxy.relay import ProxyContext, relay_json, relay_stream, upstream_error
-from gated.proxy.request import parse_json_object, parse_request, upstream_body
+from gated.proxy.request import parse_json_object, parse_request, read_body, upstream_body
 from gated.routes import ANY_KEY, Route
 from gated.spend import budget
 from gated.spend.record import ERROR, REJECTED, SpendRecord
@@ -55,7 +55,8 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
     config = app[appkeys.CONFIG]
     router = app[appkeys.ROUTER]
     started = request[appkeys.STARTED]
-    llm = parse_request(call_type, parse_json_object(await request.read()), request.headers)
+    raw = await read_body(request, config.general_settings.max_request_bytes)
+    llm = parse_request(call_type, parse_json_object(raw), request.headers)
     if llm.model_group is None:
         llm.model_group = _default_moderation_group(request)
     if llm.model_group not in router.groups:
@@ -86,7 +87,9 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
         request[appkeys.LOG_FIELDS].update(cost=record.spend, overhead_ms=ctx.overhead)
         if guarded.timings_ms:
             request[appkeys.LOG_FIELDS]["guardrails_ms"] = guarded.timings_ms
-        await app[appkeys.SPEND].put(record)
+        spend = app[appkeys.SPEND]
+        if not spend.queue(record):
+            await spend.put(record)
         if ctx.end_stream is not None:
             with contextlib.suppress(ConnectionResetError):   # the client left before the last bytes
                 await ctx.end_stream()

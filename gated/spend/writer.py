@@ -37,17 +37,22 @@ class SpendWriter:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    def queue(self, record: SpendRecord) -> bool:
+        """Queue the row without waiting; False when it must go through put() instead (the queue
+        is full, or the row settles a budget reservation)."""
+        if record.reserved or self._queue.full():
+            return False
+        self._queue.put_nowait(record.to_row())
+        return True
+
     async def put(self, record: SpendRecord) -> None:
-        """Queue the row; a row that settles a budget reservation is written at once instead, so
-        the reservation is released before the next request of that key is admitted."""
-        row = record.to_row()
+        """Queue the row, waiting for room; a row that settles a budget reservation is written at
+        once instead, so the reservation is released before the next request of that key is
+        admitted."""
         if record.reserved:
-            await self._write([row])
-            return
-        try:
-            self._queue.put_nowait(row)
-        except asyncio.QueueFull:
-            await self._queue.put(row)
+            await self._write([record.to_row()])
+        else:
+            await self._queue.put(record.to_row())
 
     async def _run(self) -> None:
         stop = False
