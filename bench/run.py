@@ -1416,8 +1416,9 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
     oc = load.get("gated+output-check")
     if oc:
         cpu = oc["stream"]["32"]["cpu_us_per_req"]
+        # SPEC §12 runs the bench with the output check off and asks for this figure to be reported
         rows.append(_row("… with the output keyword check on", cpu, "µs",
-                         f"stand-in {d['stream']['32']['cpu_us_per_req']:.0f} µs", "≤ 300 µs", cpu <= T_CPU_STREAM_US))
+                         f"stand-in {d['stream']['32']['cpu_us_per_req']:.0f} µs", "report (no bar)", None))
     else:
         rows.append(_row("… with the output keyword check on", None, "", "", "report", None, NA_NOT_BUILT))
     added = (g["json"]["1"]["p50_us"] - d["json"]["1"]["p50_us"]) / 1000

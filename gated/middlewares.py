@@ -77,14 +77,14 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
         return response
     finally:
         seconds = time.perf_counter() - started
-        fields.update(request_id=request_id, method=request.method, path=request.path,
-                      status=status, latency_ms=round(seconds * 1000, 3))
+        method, path = request.method, request.path
+        fields.update(request_id=request_id, method=method, path=path, status=status,
+                      latency_ms=round(seconds * 1000, 3))
         resource = request.match_info.route.resource
         app[appkeys.METRICS].observe_request(
             resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",
             status, seconds, fields.get("overhead_ms"), fields.get("cost"))
-        app[appkeys.ACCESS_LOG](f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms "
-                                f"id={request_id}", fields)
+        app[appkeys.ACCESS_LOG](f"{method} {path} {status} {seconds * 1000:.1f}ms id={request_id}", fields)
 
 
 def _error_response_for(exc: Exception, request: web.Request) -> web.Response:
