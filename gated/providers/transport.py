@@ -71,15 +71,17 @@ class Reply:
         self._inflate: zlib._Decompress | None = None
         self._streaming = False     # read by chunks(): reading pauses while the consumer lags
 
-    # fed by the connection
+    # fed by the connection: _feed for each piece of body the parser finds, then _fed once per read
     def _feed(self, data: bytes) -> None:
         if self._inflate is not None:
             data = self._inflate.decompress(data)
         if data:
             self._parts.append(data)
             self._size += len(data)
-            if self._streaming and self._size > HIGH_WATER and self._conn is not None:
-                self._conn.pause()
+
+    def _fed(self) -> None:
+        if self._streaming and self._size > HIGH_WATER and self._conn is not None:
+            self._conn.pause()
         self._wake()
 
     def _finish(self, error: BaseException | None = None) -> None:
@@ -184,11 +186,14 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.received = True
+        reply = self.reply
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError(f"the upstream's reply is not valid HTTP ({exc})"))
             self.close()
+            return
+        reply._fed()   # one wake-up per read, however many chunks of a chunked body it held
 
     def eof_received(self) -> bool | None:
         return None   # close the transport; connection_lost settles the reply
