@@ -53,3 +53,16 @@ def test_the_committed_results_are_read_from_git():
 
 def test_the_calibration_workload_gives_a_positive_time():
     assert 0 < regression.calibrate([], sys.executable) < 10_000
+
+
+def test_the_machine_speed_comes_from_the_bare_pass_through_when_both_runs_measured_it():
+    def with_bare(result, bare_us):
+        return {**result, "load": {regression.BARE: {"json": {"32": {"cpu_us_per_req": bare_us}}}}}
+    before = with_bare(results(calibration=30.0, cpu=(300.0, "µs")), 150.0)
+    # the calibration workload says "faster" but the pass-through ran 30% slower: the latter counts
+    slower = with_bare(results(calibration=15.0, cpu=(400.0, "µs")), 195.0)
+    check = regression.compare(slower, before)
+    assert check["speed_ratio"] == 195.0 / 150.0 and check["regressions"] == []
+    assert "pass-through" in check["speed_measure"]
+    assert regression.compare(with_bare(results(calibration=15.0, cpu=(460.0, "µs")), 195.0),
+                              before)["regressions"] == ["cpu"]
