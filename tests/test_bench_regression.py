@@ -66,3 +66,10 @@ def test_the_machine_speed_comes_from_the_bare_pass_through_when_both_runs_measu
     assert "pass-through" in check["speed_measure"]
     assert regression.compare(with_bare(results(calibration=15.0, cpu=(460.0, "µs")), 195.0),
                               before)["regressions"] == ["cpu"]
+
+
+def test_the_noise_floor_counts_from_the_committed_figure_even_on_a_faster_machine():
+    before = results(calibration=30.0, report=(0.66, "ms"))
+    faster = results(calibration=24.0, report=(0.70, "ms"))   # 20% faster: 0.528 ms allowed, +15%
+    assert regression.compare(faster, before)["regressions"] == []
+    assert regression.compare(results(calibration=24.0, report=(0.82, "ms")), before)["regressions"] == ["report"]
