@@ -141,6 +141,38 @@ def test_one_keep_alive_connection_carries_sequential_requests(gated, raw):
     assert server.connections == 1 and server.requests == 5
 
 
+def test_requests_sent_while_others_await_replies_each_get_their_own_answer(gated, raw):
+    """While requests are in flight, gated sends new ones at the end of the event loop's turn,
+    together. Each still reaches the upstream once and gets its own answer, and one that times
+    out among them (the upstream never answers it) fails alone."""
+    async def script(ex: Exchange) -> None:
+        content = json.loads(ex.body)["messages"][0]["content"]
+        if content == "never":
+            await asyncio.sleep(5)
+            return
+        if content.isdigit():
+            await asyncio.sleep(0.01 * (int(content) % 5))   # replies out of order
+        await ex.reply(200, completion(f"answer to {content}"))
+
+    server = raw(script)
+    instance = gated_for(gated, server, timeout=1)
+
+    async def ask(content: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=15) as client:
+            return await client.post(instance.url + "/v1/chat/completions", headers=AUTH, json={
+                "model": "g", "messages": [{"role": "user", "content": content}]})
+
+    async def burst() -> list[httpx.Response]:
+        return await asyncio.gather(ask("never"), *(ask(str(i)) for i in range(30)))
+
+    stalled, *answers = asyncio.run(burst())
+    assert stalled.status_code == 504 and stalled.json()["error"]["code"] == "upstream_timeout"
+    assert [a.json()["choices"][0]["message"]["content"] for a in answers] == [f"answer to {i}" for i in range(30)]
+    assert server.requests == 31
+    assert chat(instance).status_code == 200, "the pool is usable after the burst"
+    assert sorted(r["status"] for r in instance.wait_rows(32)) == ["error"] + ["success"] * 31
+
+
 def test_an_upstream_that_closes_idle_connections_costs_no_request(gated, raw):
     """Like a server with a short keep-alive timeout: each connection is closed soon after its
     reply, without a `Connection: close`. The next request goes out on a new connection."""

@@ -264,13 +264,14 @@ class _Connection(asyncio.Protocol):
         self.received, self._framed, self.keep_alive = False, False, False
         self._arrived = self.loop.create_future()
         try:
-            self.transport.write(data)
+            self.pool.send(self, data)
             await _until(self._arrived, deadline)
         except BaseException:
             self.close()
             raise
         finally:
             self._arrived = None
+            self.pool.awaiting -= 1
         return reply
 
     def _fail(self, error: BaseException) -> None:
@@ -278,6 +279,10 @@ class _Connection(asyncio.Protocol):
             self.reply._finish(error)
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_exception(error)
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:   # else its exchange failed meanwhile
+            self.transport.write(data)
 
     def pause(self) -> None:
         if not self._paused and self.transport is not None and not self.closed:
@@ -304,7 +309,14 @@ class _Connection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Keep-alive connections per (host, port, tls), most recently used first."""
+    """Keep-alive connections per (host, port, tls), most recently used first.
+
+    While other requests await their replies, a request is sent at the end of the event loop's
+    turn, with every other request that turn produced. Each send to a peer that sleeps wakes it,
+    and on a VM that wake-up (an inter-processor interrupt) costs the sender about 8 µs: requests
+    sent one by one woke a local upstream for nearly each of them, sent together they wake it
+    once, and its replies come back together too (SPEC §12: -10 % CPU per request at c=32). A
+    request with none other in flight goes at once: there is nothing to wait for."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int, bool], list[_Connection]] = {}
@@ -312,6 +324,23 @@ class UpstreamPool:
         self._tls: ssl.SSLContext | None = None
         self._open: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsent: list[tuple[_Connection, bytes]] = []
+        self.awaiting = 0     # requests sent (or about to be) whose reply has not begun
+
+    def send(self, conn: _Connection, data: bytes) -> None:
+        """Write a request now, or with the others of this turn (see the class docstring)."""
+        self.awaiting += 1
+        if self.awaiting == 1:
+            conn.write(data)
+            return
+        if not self._unsent:
+            conn.loop.call_soon(self._send_unsent)
+        self._unsent.append((conn, data))
+
+    def _send_unsent(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        for conn, data in unsent:
+            conn.write(data)
 
     def clock(self) -> float:
         """The serving loop's time(), the clock of every deadline here."""
