@@ -48,6 +48,13 @@ class MalformedHttpFilter(logging.Filter):
         return True
 
 
+def ms(seconds: float) -> float:
+    """A duration as logs and spend rows give it: milliseconds to the microsecond. The same
+    figure as round(seconds * 1000, 3) for a log reader, at a fraction of its cost (round() with
+    digits formats and parses a decimal string; a request takes several, SPEC §12)."""
+    return int(seconds * 1_000_000 + 0.5) / 1000
+
+
 @functools.lru_cache(maxsize=4)
 def _local_second(seconds: int, pattern: str) -> str:
     """A second in local time, as logging's formatters write it; each formatted once."""

@@ -24,6 +24,7 @@ from gated.errors import (
     RequestTooLarge,
     UnsupportedRoute,
 )
+from gated.logs import ms
 from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
         seconds = time.perf_counter() - started
         method, path = request.method, request.path
         fields.update(request_id=request_id, method=method, path=path, status=status,
-                      latency_ms=round(seconds * 1000, 3))
+                      latency_ms=ms(seconds))
         resource = request.match_info.route.resource
         app[appkeys.METRICS].observe_request(
             resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",

@@ -14,6 +14,7 @@ from gated.config import CallbackSettings
 from gated.errors import GatewayError, GuardrailUnavailable
 from gated.guardrails.base import CheckContext, Guardrail, GuardrailError, Verdict
 from gated.guardrails.stream import StreamKeywordGuard
+from gated.logs import ms
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class GuardrailRunner:
 
     def _time(self, report: RunReport, guardrail: Guardrail, started: float) -> None:
         seconds = time.perf_counter() - started
-        report.timings_ms[guardrail.name] = round(seconds * 1000, 3)
+        report.timings_ms[guardrail.name] = ms(seconds)
         self.timed(guardrail.name, seconds)
 
     def stream_guard(self) -> StreamKeywordGuard | None:

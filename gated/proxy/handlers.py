@@ -17,7 +17,6 @@ from gated.config import Deployment
 from gated.errors import GatewayError, ModelNotFound
 from gated.guardrails.base import CheckContext
 from gated.guardrails.runner import RunReport
-from gated.pricing import price_for
 from gated.providers.base import CHAT, COMPLETION, EMBEDDING, MODERATION, UpstreamCall
 from gated.proxy import schemas
 from gated.proxy.access import check_access, may_use
@@ -84,12 +83,13 @@ async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
     finally:
         if ctx.parallel_scopes:
             await app[appkeys.STORE].run(Store.finish, ctx.parallel_scopes)
-        request[appkeys.LOG_FIELDS].update(cost=record.spend, overhead_ms=ctx.overhead)
+        row = record.to_row()
+        request[appkeys.LOG_FIELDS].update(cost=row["spend"], overhead_ms=ctx.overhead)
         if guarded.timings_ms:
             request[appkeys.LOG_FIELDS]["guardrails_ms"] = guarded.timings_ms
         spend = app[appkeys.SPEND]
-        if not spend.queue(record):
-            await spend.put(record)
+        if not spend.queue(row):
+            await spend.put(row)
         if ctx.end_stream is not None:
             with contextlib.suppress(ConnectionResetError):   # the client left before the last bytes
                 await ctx.end_stream()
@@ -136,7 +136,7 @@ async def _forward(request: web.Request, ctx: ProxyContext, request_timeout: flo
     lease = await request.app[appkeys.ROUTER].send(llm.model_group or "", build, ctx.started + request_timeout)
     ctx.upstream_seconds += time.perf_counter() - waited
     params = lease.state.deployment.litellm_params
-    ctx.record.deployment, ctx.record.model, ctx.record.price = lease.state.label, params.model, price_for(params)
+    ctx.record.deployment, ctx.record.model, ctx.record.price = lease.state.label, params.model, lease.state.price
     if ctx.record.price is None and not lease.state.warned_unpriced:
         lease.state.warned_unpriced = True
         log.warning("no price for deployment %s: its spend rows have spend null and cost_status unknown; "

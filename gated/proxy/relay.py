@@ -18,6 +18,7 @@ from gated.errors import GatewayError, UpstreamFailed, UpstreamRelayed, Upstream
 from gated.guardrails.base import CheckContext
 from gated.guardrails.runner import GuardrailRunner
 from gated.guardrails.text import Segment, delta_texts, request_segments, response_texts
+from gated.logs import ms
 from gated.pricing import estimate_tokens
 from gated.providers.base import EventBlock
 from gated.providers.transport import UpstreamError
@@ -140,7 +141,7 @@ async def relay_stream(request: web.Request, lease: Lease, ctx: ProxyContext) ->
         """Send what is queued; the last bytes are left to ctx.end_stream, which the handler calls
         once the spend row is queued (so a client that has the whole stream can find its row)."""
         if out and record.ttft_ms is None:
-            record.ttft_ms = round((time.perf_counter() - ctx.started) * 1000, 3)
+            record.ttft_ms = ms(time.perf_counter() - ctx.started)
         data = b"".join(out)
         out.clear()
         if last:

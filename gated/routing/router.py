@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from gated.config import Config, Deployment, RouterSettings
 from gated.errors import UpstreamFailed, UpstreamTimeout
+from gated.pricing import Price, price_for
 from gated.providers.base import Provider, UpstreamCall, UpstreamResponse
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ FAIL_WINDOW_SECONDS = 60.0
 class DeploymentState:
     deployment: Deployment
     label: str                        # "<group>#<n> <provider/model>", safe to log and store
+    price: Price | None = None        # None: unpriced (its spend rows say cost_status unknown)
     in_flight: int = 0
     fails: deque[float] = field(default_factory=deque)
     cooldown_until: float = 0.0
@@ -55,7 +57,8 @@ class Router:
         self.providers = providers
         self.clock = clock
         self.groups: dict[str, list[DeploymentState]] = {
-            name: [DeploymentState(d, f"{name}#{i} {d.litellm_params.model}") for i, d in enumerate(deps)]
+            name: [DeploymentState(d, f"{name}#{i} {d.litellm_params.model}", price_for(d.litellm_params))
+                   for i, d in enumerate(deps)]
             for name, deps in config.groups().items()
         }
 

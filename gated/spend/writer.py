@@ -11,7 +11,6 @@ import logging
 import sqlite3
 from typing import Any
 
-from gated.spend.record import SpendRecord
 from gated.store.store import Store
 from gated.store.worker import StoreWorker
 
@@ -37,22 +36,22 @@ class SpendWriter:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    def queue(self, record: SpendRecord) -> bool:
-        """Queue the row without waiting; False when it must go through put() instead (the queue
-        is full, or the row settles a budget reservation)."""
-        if record.reserved or self._queue.full():
+    def queue(self, row: dict[str, Any]) -> bool:
+        """Queue the row (SpendRecord.to_row()) without waiting; False when it must go through
+        put() instead (the queue is full, or the row settles a budget reservation)."""
+        if row["reserved"] or self._queue.full():
             return False
-        self._queue.put_nowait(record.to_row())
+        self._queue.put_nowait(row)
         return True
 
-    async def put(self, record: SpendRecord) -> None:
+    async def put(self, row: dict[str, Any]) -> None:
         """Queue the row, waiting for room; a row that settles a budget reservation is written at
         once instead, so the reservation is released before the next request of that key is
         admitted."""
-        if record.reserved:
-            await self._write([record.to_row()])
+        if row["reserved"]:
+            await self._write([row])
         else:
-            await self._queue.put(record.to_row())
+            await self._queue.put(row)
 
     async def _run(self) -> None:
         stop = False

@@ -19,7 +19,15 @@ from gated.store.reports import ReportStore
 CACHE_KIB = 512   # page cache per connection (SQLite's default is 2 MiB; RSS is a SPEC §12 bar)
 
 
+def _null(value: None) -> None:
+    return value
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
+    # Python 3.11's sqlite3 binds None only after looking for an adapter, and the failed lookup
+    # formats an AttributeError each time: a spend row's 7 or so NULLs cost ~2 µs (SPEC §12). A
+    # registered adapter (None stays None) is found first. Process-wide, and the same for every caller.
+    sqlite3.register_adapter(type(None), _null)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
