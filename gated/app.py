@@ -28,6 +28,7 @@ from gated.routing.router import Router
 from gated.spend.retention import prune_forever
 from gated.spend.writer import SpendWriter
 from gated.store.worker import StoreWorker
+from gated.turns import Turns
 from gated.web.docs import DocsSettings
 from gated.web.metrics import Metrics
 
@@ -105,7 +106,8 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _router(app: web.Application) -> AsyncIterator[None]:
-    pool = UpstreamPool()
+    app[appkeys.TURNS] = turns = Turns()
+    pool = UpstreamPool(turns)
     app[appkeys.ROUTER] = Router(app[appkeys.CONFIG], build_providers(pool),
                                  on_failure=app[appkeys.METRICS].count_upstream_failure)
     yield

@@ -21,6 +21,7 @@ ROUTE_SPECS = web.AppKey("route_specs", dict[Any, Any])
 GUARDRAILS = web.AppKey("guardrails", "GuardrailRunner")
 METRICS = web.AppKey("metrics", "Metrics")
 ACCESS_LOG = web.AppKey("access_log", "AccessLog")
+TURNS = web.AppKey("turns", "Turns")
 
 # request-scoped values (aiohttp requests are MutableMappings; plain string keys, named once here)
 REQUEST_ID = "gated.request_id"
@@ -29,4 +30,4 @@ PRINCIPAL = "gated.principal"
 LOG_FIELDS = "gated.log_fields"
 
 __all__ = ["CONFIG", "SETTINGS", "AUTH", "STORE", "HTTP", "ROUTER", "SPEND", "ROUTE_SPECS", "GUARDRAILS", "METRICS",
-           "ACCESS_LOG", "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]
+           "ACCESS_LOG", "TURNS", "REQUEST_ID", "STARTED", "PRINCIPAL", "LOG_FIELDS", "Principal"]

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from gated.turns import Turns
+
 IDLE_SECONDS = 30.0          # an idle connection older than this is closed instead of reused
 MAX_IDLE_PER_HOST = 64
 HIGH_WATER = 256 * 1024      # buffered reply bytes at which reading from the upstream pauses
@@ -264,14 +266,17 @@ class _Connection(asyncio.Protocol):
         self.received, self._framed, self.keep_alive = False, False, False
         self._arrived = self.loop.create_future()
         try:
-            self.pool.send(self, data)
+            turns = self.pool.turns
+            if turns.crowded:
+                turns.at_end(self.write, data)
+            else:
+                self.write(data)
             await _until(self._arrived, deadline)
         except BaseException:
             self.close()
             raise
         finally:
             self._arrived = None
-            self.pool.awaiting -= 1
         return reply
 
     def _fail(self, error: BaseException) -> None:
@@ -281,8 +286,9 @@ class _Connection(asyncio.Protocol):
             self._arrived.set_exception(error)
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:   # else its exchange failed meanwhile
-            self.transport.write(data)
+        transport = self.transport
+        if not self.closed and transport is not None and not transport.is_closing():   # else it failed meanwhile
+            transport.write(data)
 
     def pause(self) -> None:
         if not self._paused and self.transport is not None and not self.closed:
@@ -311,36 +317,16 @@ class _Connection(asyncio.Protocol):
 class UpstreamPool:
     """Keep-alive connections per (host, port, tls), most recently used first.
 
-    While other requests await their replies, a request is sent at the end of the event loop's
-    turn, with every other request that turn produced. Each send to a peer that sleeps wakes it,
-    and on a VM that wake-up (an inter-processor interrupt) costs the sender about 8 µs: requests
-    sent one by one woke a local upstream for nearly each of them, sent together they wake it
-    once, and its replies come back together too (SPEC §12: -10 % CPU per request at c=32). A
-    request with none other in flight goes at once: there is nothing to wait for."""
+    While other LLM requests are in flight, a request is written at the end of the event loop's
+    turn, with the others of that turn (gated.turns)."""
 
-    def __init__(self) -> None:
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
         self._idle: dict[tuple[str, int, bool], list[_Connection]] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._tls: ssl.SSLContext | None = None
         self._open: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._unsent: list[tuple[_Connection, bytes]] = []
-        self.awaiting = 0     # requests sent (or about to be) whose reply has not begun
-
-    def send(self, conn: _Connection, data: bytes) -> None:
-        """Write a request now, or with the others of this turn (see the class docstring)."""
-        self.awaiting += 1
-        if self.awaiting == 1:
-            conn.write(data)
-            return
-        if not self._unsent:
-            conn.loop.call_soon(self._send_unsent)
-        self._unsent.append((conn, data))
-
-    def _send_unsent(self) -> None:
-        unsent, self._unsent = self._unsent, []
-        for conn, data in unsent:
-            conn.write(data)
 
     def clock(self) -> float:
         """The serving loop's time(), the clock of every deadline here."""

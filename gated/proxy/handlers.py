@@ -50,6 +50,18 @@ def _default_moderation_group(request: web.Request) -> str | None:
 
 
 async def _proxy(request: web.Request, call_type: str) -> web.StreamResponse:
+    turns = request.app[appkeys.TURNS]
+    turns.in_flight += 1
+    try:
+        response = await _handle(request, call_type)
+        if turns.crowded and not response.prepared:   # a whole answer goes with the others of this turn
+            await turns.end()
+        return response
+    finally:
+        turns.in_flight -= 1
+
+
+async def _handle(request: web.Request, call_type: str) -> web.StreamResponse:
     app = request.app
     config = app[appkeys.CONFIG]
     router = app[appkeys.ROUTER]
