@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 
 import orjson
 
 from gated.config import LitellmParams
 from gated.providers.base import EventBlock, UpstreamCall, UpstreamResponse
-from gated.providers.transport import UpstreamPool
+from gated.providers.transport import Reply, UpstreamPool
 
 
 class HttpProvider(ABC):
@@ -40,7 +39,7 @@ class HttpProvider(ABC):
         answer_by = now + min(call.total_timeout, call.read_timeout)
         reply = await self.pool.post(url, lines, orjson.dumps(call.body), answer_by)
         if call.stream and reply.status < 300:
-            events = sse_blocks(reply.chunks(call.read_timeout, now + call.total_timeout))
+            events = SseBlocks(reply, call.read_timeout, now + call.total_timeout)
             return UpstreamResponse(reply.status, events=events, release=reply.release)
         try:
             body = await reply.read(answer_by)
@@ -64,17 +63,34 @@ def upstream_request_id(request_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, "gated:" + request_id))
 
 
-async def sse_blocks(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventBlock]:
-    """The complete server-sent events each read brought, as one block."""
-    buffer = b""
-    async for chunk in chunks:
-        buffer += chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        end = buffer.rfind(b"\n\n")
-        if end != -1:
-            block, buffer = buffer[:end + 2], buffer[end + 2:]
-            yield EventBlock(block)
-    rest = buffer.strip(b"\n")
-    if rest:
-        yield EventBlock(rest + b"\n\n")
+class SseBlocks:
+    """The complete server-sent events each read of a streamed reply brought, as one block. (An
+    iterator class, not an async generator: asyncio tracks every async generator in a WeakSet,
+    a few µs per stream, SPEC §12.)"""
+
+    __slots__ = ("_reply", "_read_timeout", "_deadline", "_buffer")
+
+    def __init__(self, reply: Reply, read_timeout: float, deadline: float) -> None:
+        self._reply, self._read_timeout, self._deadline = reply, read_timeout, deadline
+        self._buffer = b""
+
+    def __aiter__(self) -> SseBlocks:
+        return self
+
+    async def __anext__(self) -> EventBlock:
+        while True:
+            chunk = await self._reply.next_chunk(self._read_timeout, self._deadline)
+            if chunk is None:
+                rest, self._buffer = self._buffer.strip(b"\n"), b""
+                if rest:
+                    return EventBlock(rest + b"\n\n")
+                raise StopAsyncIteration
+            buffer = self._buffer + chunk if self._buffer else chunk
+            if b"\r" in buffer:
+                buffer = buffer.replace(b"\r\n", b"\n")
+            end = buffer.rfind(b"\n\n")
+            if end == -1:
+                self._buffer = buffer
+                continue
+            self._buffer = buffer[end + 2:]
+            return EventBlock(buffer[:end + 2])

@@ -14,7 +14,6 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -119,25 +118,23 @@ class Reply:
         self._parts.clear()
         return body
 
-    async def chunks(self, read_timeout: float, total_deadline: float) -> AsyncIterator[bytes]:
-        """The body as it arrives; TimeoutError after `read_timeout` s without data or at the
-        deadline (`loop.time()` clock)."""
-        loop = self._loop
+    async def next_chunk(self, read_timeout: float, total_deadline: float) -> bytes | None:
+        """All of the body that has arrived, as one piece, once some has; None at its end;
+        TimeoutError after `read_timeout` s without data or at the deadline (`loop.time()` clock).
+        Reading from the upstream pauses while this reader lags."""
         self._streaming = True
-        while True:
-            if self._parts:   # all that has arrived, as one piece
-                data = self._parts.popleft() if len(self._parts) == 1 else b"".join(self._parts)
-                self._parts.clear()
-                self._size = 0
-                if self._conn is not None:
-                    self._conn.resume()
-                yield data
-                continue
+        while not self._parts:
             if self._done:
                 if self._error is not None:
                     raise self._error
-                return
-            await self._wait(min(loop.time() + read_timeout, total_deadline))
+                return None
+            await self._wait(min(self._loop.time() + read_timeout, total_deadline))
+        data = self._parts.popleft() if len(self._parts) == 1 else b"".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        if self._conn is not None:
+            self._conn.resume()
+        return data
 
     def release(self) -> None:
         conn, self._conn = self._conn, None
