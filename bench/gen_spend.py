@@ -72,7 +72,7 @@ def records(count: int, days: int, seed: int) -> Iterator[dict[str, Any]]:
         roll = rand()
         status = SUCCESS if roll < 0.95 else (REJECTED if roll < 0.98 else ERROR)
         rec = SpendRecord(
-            request_id=f"bench-{seed}-{n}", call_type="chat", model_group=group, start_time=start,
+            request_id=f"bench-{seed}-{n}", call_type="chat", model_group=group, start_time=iso(start),
             token_id=token_id, key_alias=alias, team_id=f"team-{int(rand() * 20):02d}",
             user_id=f"user-{int(rand() * 500)}", end_user=None, model=model, deployment=model, price=price,
             status=status, rejected_by="banned_keywords" if status == REJECTED else None,
