@@ -25,7 +25,7 @@ from gated.errors import (
     UnsupportedRoute,
 )
 from gated.logs import ms
-from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC
+from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC, Route
 
 log = logging.getLogger(__name__)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -66,9 +66,10 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
     request[appkeys.LOG_FIELDS] = fields = {}
     status = 500
     app = request.app
+    spec = app[appkeys.ROUTE_SPECS].get(request.match_info.route)   # None: no route matched
     try:
         try:
-            await _authorise(app, request)
+            await _authorise(app, request, spec)
             response = await handler(request)
         except Exception as exc:   # noqa: BLE001 - every failure becomes an envelope
             response = _error_response_for(exc, request)
@@ -81,9 +82,8 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
         method, path = request.method, request.path
         fields.update(request_id=request_id, method=method, path=path, status=status,
                       latency_ms=ms(seconds))
-        resource = request.match_info.route.resource
         app[appkeys.METRICS].observe_request(
-            resource.canonical if resource is not None else "(unmatched)", fields.get("model") or "",
+            spec.path if spec is not None else "(unmatched)", fields.get("model") or "",
             status, seconds, fields.get("overhead_ms"), fields.get("cost"))
         app[appkeys.ACCESS_LOG](f"{method} {path} {status} {seconds * 1000:.1f}ms id={request_id}", fields)
 
@@ -115,9 +115,8 @@ def _from_aiohttp(exc: web.HTTPException, request: web.Request) -> GatewayError:
     return error
 
 
-async def _authorise(app: web.Application, request: web.Request) -> None:
+async def _authorise(app: web.Application, request: web.Request, spec: Route | None) -> None:
     """The caller's principal, checked against the role the route declares (routes.py)."""
-    spec = app[appkeys.ROUTE_SPECS].get(request.match_info.route)
     if spec is None or spec.role == PUBLIC:
         return
     authenticator = app[appkeys.AUTH]
