@@ -50,6 +50,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("gated/providers/", "gated provider code (upstream request/response)"),
     ("gated/proxy/", "gated proxy handler (parse, forward rules, relay)"),
     ("gated/middlewares.py", "gated middlewares (context, errors, role check)"),
+    ("gated/turns.py", "end-of-turn writes (gated.turns)"),
     ("gated/", "gated other"),
     ("aiohttp/", "aiohttp server (HTTP parse, response)"),
     ("yarl/", "aiohttp server (HTTP parse, response)"),

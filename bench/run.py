@@ -265,6 +265,20 @@ def cpu_busy_seconds() -> dict[int, float]:
     return out
 
 
+def wake_ups(cpu: int | None) -> int | None:
+    """Inter-processor interrupts CPU `cpu` has received (function-call and rescheduling ones):
+    each is a process on another core waking a sleeping one there, e.g. gated writing to wrk or
+    to the stand-in. On a VM each costs the writer several µs of CPU (bench/PROFILE.md, pass 3)."""
+    if cpu is None:
+        return None
+    try:
+        lines = Path("/proc/interrupts").read_text().splitlines()
+    except OSError:
+        return None
+    counts = [line.split() for line in lines]
+    return sum(int(c[1 + cpu]) for c in counts if c and c[0] in ("CAL:", "RES:") and len(c) > 1 + cpu)
+
+
 def tree_memory_kb(root: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) summed over the process tree, in kB."""
     rss = hwm = 0
@@ -325,6 +339,7 @@ def run_wrk(target: Target, stream: bool, conc: int, seconds: int, workdir: Path
     cpu0 = tree_cpu_seconds(target.pid) if target.pid else None
     up0 = tree_cpu_seconds(target.upstream_pid) if target.upstream_pid else None
     busy0 = cpu_busy_seconds()
+    wakes0 = wake_ups(cpu)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
@@ -332,6 +347,7 @@ def run_wrk(target: Target, stream: bool, conc: int, seconds: int, workdir: Path
     cpu1 = tree_cpu_seconds(target.pid) if target.pid else None
     up1 = tree_cpu_seconds(target.upstream_pid) if target.upstream_pid else None
     busy1 = cpu_busy_seconds()
+    wakes1 = wake_ups(cpu)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise BenchError(f"wrk against {target.name} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
@@ -352,6 +368,7 @@ def run_wrk(target: Target, stream: bool, conc: int, seconds: int, workdir: Path
         "cpu_util_pct": server_cpu / wall * 100 if server_cpu is not None else None,
         "others_on_core_pct": others,
         "upstream_cpu_us_per_req": (up1 - up0) * 1e6 / n if up0 is not None else None,
+        "load_core_wakeups_per_req": (wakes1 - wakes0) / n if wakes0 is not None and wakes1 is not None else None,
     }
     return out
 
@@ -1496,8 +1513,8 @@ def markdown(r: dict[str, Any]) -> str:
         out.append(f"| {name} | {'on' if f['on'] else 'off'} | {f['note']} |")
     out += ["", "## Load (wrk, one connection per concurrency level, keep-alive)", "",
             "| mode | c | target | req/s | p50 | p99 | added p50 vs direct | server CPU µs/req | server CPU % "
-            "| stand-in CPU µs/req | others on server's core | errors |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| stand-in CPU µs/req | wake-ups of the load core /req | others on server's core | errors |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     load = r["load"]
     modes = [("json", "non-streaming"), ("stream", "streamed")]
     for mode, label in modes:
@@ -1515,8 +1532,10 @@ def markdown(r: dict[str, Any]) -> str:
                 up = "—" if up_cpu is None or name == "direct" else f"{up_cpu:.0f}"
                 util = "n/a" if res["cpu_util_pct"] is None else f"{res['cpu_util_pct']:.0f} %"
                 others = "—" if res["others_on_core_pct"] is None else f"{res['others_on_core_pct']:.0f} %"
+                wakes = res.get("load_core_wakeups_per_req")
+                woken = "—" if wakes is None or name == "direct" else f"{wakes:.2f}"
                 out.append(f"| {label} | {conc} | {name} | {res['rps']:.0f} | {res['p50_us'] / 1000:.3f} ms | "
-                           f"{res['p99_us'] / 1000:.3f} ms | {added} | {cpu} | {util} | {up} | {others} | "
+                           f"{res['p99_us'] / 1000:.3f} ms | {added} | {cpu} | {util} | {up} | {woken} | {others} | "
                            f"{res['errors']} |")
     out += ["", "## Time to first token (sequential streamed requests, first `data:` chunk)", "",
             "| target | requests | p50 | p90 | min | added p50 vs direct | data events/stream |",

@@ -1,12 +1,14 @@
-"""Turns: what the LLM requests in flight write during one turn of the event loop leaves
-together at the end of that turn (SPEC §12).
+"""Turns: while several LLM requests are in flight, what they write is held to the end of the
+event loop's current turn, so that the writes of one turn leave back to back (SPEC §12).
 
 Each write to a peer that sleeps wakes it, and on a VM the wake-up is an inter-processor
 interrupt that costs the writer about 8 µs, a twentieth of a request. Written one by one as each
 request reached them, a local upstream's requests and the clients' answers woke their peers
-about twice per request; held to the end of the turn while other requests are in flight, they go
-out back to back and a peer woken by the first finds the rest waiting. A request alone in flight
-writes at once: there is nothing to wait for."""
+about twice per request. Now the upstream requests of a turn are written together at its end
+(gated.providers.transport), and the whole answers of a turn are handed back to aiohttp together
+just after it (gated.proxy.handlers): a peer woken by the first finds the rest waiting. Error
+answers and streamed events are written at once, and so is everything of a request alone in
+flight: there is nothing to wait for."""
 
 from __future__ import annotations
 
@@ -27,8 +29,7 @@ class Turns:
         return self.in_flight > 1
 
     def at_end(self, callback: Callable[..., Any], *args: Any) -> None:
-        """callback(*args) at the end of the event loop's current turn, after those asked before it
-        (it must not raise: the callbacks after it would be lost)."""
+        """callback(*args) at the end of the event loop's current turn, after those asked before it."""
         if not self._due:
             self._loop = self._loop or asyncio.get_running_loop()
             self._loop.call_soon(self._run)
@@ -45,7 +46,11 @@ class Turns:
     def _run(self) -> None:
         due, self._due = self._due, []
         for callback, args in due:
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception as exc:   # noqa: BLE001 - the callbacks after it must still run
+                assert self._loop is not None
+                self._loop.call_exception_handler({"message": "a Turns callback failed", "exception": exc})
 
 
 def _release(future: asyncio.Future[None]) -> None:

@@ -68,23 +68,29 @@ class SseBlocks:
     iterator class, not an async generator: asyncio tracks every async generator in a WeakSet,
     a few µs per stream, SPEC §12.)"""
 
-    __slots__ = ("_reply", "_read_timeout", "_deadline", "_buffer")
+    __slots__ = ("_reply", "_read_timeout", "_deadline", "_buffer", "_done")
 
     def __init__(self, reply: Reply, read_timeout: float, deadline: float) -> None:
         self._reply, self._read_timeout, self._deadline = reply, read_timeout, deadline
         self._buffer = b""
+        self._done = False    # ended or failed: iterating again ends at once, as a generator would
 
     def __aiter__(self) -> SseBlocks:
         return self
 
     async def __anext__(self) -> EventBlock:
-        while True:
-            chunk = await self._reply.next_chunk(self._read_timeout, self._deadline)
+        while not self._done:
+            try:
+                chunk = await self._reply.next_chunk(self._read_timeout, self._deadline)
+            except BaseException:
+                self._done = True
+                raise
             if chunk is None:
+                self._done = True
                 rest, self._buffer = self._buffer.strip(b"\n"), b""
                 if rest:
                     return EventBlock(rest + b"\n\n")
-                raise StopAsyncIteration
+                break
             buffer = self._buffer + chunk if self._buffer else chunk
             if b"\r" in buffer:
                 buffer = buffer.replace(b"\r\n", b"\n")
@@ -94,3 +100,4 @@ class SseBlocks:
                 continue
             self._buffer = buffer[end + 2:]
             return EventBlock(buffer[:end + 2])
+        raise StopAsyncIteration

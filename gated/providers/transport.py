@@ -53,7 +53,7 @@ class Endpoint:
 
 
 class Reply:
-    """One response: its status, then its body whole (`read`) or in pieces (`chunks`). `release`
+    """One response: its status, then its body whole (`read`) or in pieces (`next_chunk`). `release`
     hands a fully read keep-alive connection back to the pool and closes any other."""
 
     __slots__ = ("status", "headers", "_conn", "_parts", "_size", "_done", "_error", "_waiter", "_inflate",
@@ -70,7 +70,7 @@ class Reply:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._inflate: zlib._Decompress | None = None
-        self._streaming = False     # read by chunks(): reading pauses while the consumer lags
+        self._streaming = False     # read by next_chunk(): reading pauses while the consumer lags
 
     # fed by the connection: _feed for each piece of body the parser finds, then _fed once per read
     def _feed(self, data: bytes) -> None:
@@ -257,7 +257,8 @@ class _Connection(asyncio.Protocol):
 
     # used by the pool and the reply
     async def exchange(self, data: bytes, deadline: float) -> Reply:
-        """Send one request; return its reply once the status and headers are in."""
+        """Send one request (at the end of this turn when others are in flight: gated.turns);
+        return its reply once the status and headers are in."""
         assert self.transport is not None
         self.reply = reply = Reply(self)
         self.received, self._framed, self.keep_alive = False, False, False
