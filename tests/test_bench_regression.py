@@ -73,3 +73,14 @@ def test_the_noise_floor_counts_from_the_committed_figure_even_on_a_faster_machi
     faster = results(calibration=24.0, report=(0.70, "ms"))   # 20% faster: 0.528 ms allowed, +15%
     assert regression.compare(faster, before)["regressions"] == []
     assert regression.compare(results(calibration=24.0, report=(0.82, "ms")), before)["regressions"] == ["report"]
+
+
+def test_a_faster_machine_tightens_cpu_figures_but_not_wall_clock_ones():
+    def with_bare(result, bare_us):
+        return {**result, "load": {regression.BARE: {"json": {"32": {"cpu_us_per_req": bare_us}}}}}
+    before = with_bare(results(cpu=(250.0, "µs"), cli=(178.0, "ms"), ready=(0.57, "s")), 180.0)
+    faster = with_bare(results(cpu=(270.0, "µs"), cli=(193.0, "ms"), ready=(0.59, "s")), 145.0)   # 19% faster
+    check = regression.compare(faster, before)
+    assert check["regressions"] == ["cpu"], "250 µs is 201 µs here: 270 is beyond both +15% and the noise floor"
+    slower = with_bare(results(cpu=(280.0, "µs"), cli=(240.0, "ms"), ready=(0.59, "s")), 216.0)   # 20% slower
+    assert regression.compare(slower, before)["regressions"] == [], "a slower machine is allowed more for both"
