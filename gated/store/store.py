@@ -16,7 +16,9 @@ from gated.store.limits import LimitStore
 from gated.store.lists import BANNED_KEYWORDS, BLOCKED_USERS, ListStore
 from gated.store.reports import ReportStore
 
-CACHE_KIB = 512   # page cache per connection (SQLite's default is 2 MiB; RSS is a SPEC §12 bar)
+# page cache per connection (SQLite's default is 2 MiB; RSS is a SPEC §12 bar): spend rows arrive
+# in time order, so the writer works on the last pages of each table and index, a few dozen
+CACHE_KIB = 256
 
 
 def _null(value: None) -> None:
