@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)   # built when /openapi.json is first asked for
 
 
 class GatewayFields(_Open):
