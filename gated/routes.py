@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -15,6 +15,14 @@ PUBLIC = "public"        # no authentication
 ANY_KEY = "any"          # any valid key (or open mode)
 ADMIN_ONLY = "admin"     # the master key
 SCOPED = "scoped"        # a master key or a virtual key; the handler applies the SPEC §5.1 matrix
+
+
+class Schema(BaseModel):
+    """Base of the routes' request and response models. Each model's validator is built on its
+    first use rather than at import: it holds memory for as long as gated runs (idle RSS is a
+    SPEC §12 bar), and a deployment uses only some of the models."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 @dataclass(frozen=True)

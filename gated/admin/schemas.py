@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from gated.durations import check_duration
+from gated.routes import Schema
 
 Money = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0, le=2**53 - 1)]   # within what SQLite and JSON numbers hold exactly
@@ -16,10 +17,8 @@ Name = Annotated[str, Field(min_length=1, max_length=256)]
 Tag = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-# defer_build: a model's validator is built on its first use, not at import (each costs memory
-# for as long as gated runs, and idle RSS is a SPEC §12 bar; most deployments use a few of them)
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+class _Body(Schema):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Member(_Body):
@@ -133,20 +132,20 @@ class Keywords(_Body):
     keywords: Annotated[list[Keyword], Field(min_length=1, max_length=10000)]
 
 
-class ListChange(BaseModel):
+class ListChange(Schema):
     changed: list[str]
     unchanged: list[str]
     enforced: bool = Field(description="whether the list's guardrail is in litellm_settings.callbacks")
 
 
-class ListValues(BaseModel):
+class ListValues(Schema):
     data: list[str]
     next_cursor: str | None
     enforced: bool = Field(description="whether the list's guardrail is in litellm_settings.callbacks")
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+class _Open(Schema):
+    model_config = ConfigDict(extra="allow")
 
 
 class KeyOut(_Open):

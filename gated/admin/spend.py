@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, RootModel
+from pydantic import RootModel
 
 from gated.admin import schemas
 from gated.admin.common import (
@@ -22,13 +22,13 @@ from gated.admin.common import (
 )
 from gated.auth import ADMIN
 from gated.errors import Forbidden
-from gated.routes import ADMIN_ONLY, DATES, PAGING, SCOPED, Param, Route
+from gated.routes import ADMIN_ONLY, DATES, PAGING, SCOPED, Param, Route, Schema
 from gated.spend.record import ERROR, REJECTED, SUCCESS
 from gated.store.reports import LOG_FILTERS
 from gated.store.store import Store
 
 
-class TagSpend(BaseModel):
+class TagSpend(Schema):
     individual_request_tag: str
     log_count: int
     total_spend: float

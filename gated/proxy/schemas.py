@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from gated.routes import Schema
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)   # built when /openapi.json is first asked for
+class _Open(Schema):
+    model_config = ConfigDict(extra="allow")
 
 
 class GatewayFields(_Open):
@@ -77,13 +79,13 @@ class ModerationResponse(_Open):
     results: list[dict[str, Any]]
 
 
-class ModelCard(BaseModel):
+class ModelCard(Schema):
     id: str
     object: str = "model"
     created: int
     owned_by: str
 
 
-class ModelList(BaseModel):
+class ModelList(Schema):
     object: str = "list"
     data: list[ModelCard]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
 
 from gated import __version__, appkeys
-from gated.routes import PUBLIC, Route
+from gated.routes import PUBLIC, Route, Schema
 from gated.store.store import Store
 
 
-class Health(BaseModel):
+class Health(Schema):
     status: str
     version: str
     db: str | None = None

@@ -9,18 +9,17 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
 
 from gated import appkeys
 from gated.config import Config, Deployment
 from gated.errors import UnsupportedRoute
 from gated.pricing import price_for
 from gated.proxy.access import may_use
-from gated.routes import ANY_KEY, PUBLIC, Route
+from gated.routes import ANY_KEY, PUBLIC, Route, Schema
 from gated.web.openapi import HtmlPage
 
 
-class ModelGroup(BaseModel):
+class ModelGroup(Schema):
     model_group: str
     providers: list[str]
     mode: str
@@ -32,7 +31,7 @@ class ModelGroup(BaseModel):
     features: list[str]
 
 
-class ModelGroups(BaseModel):
+class ModelGroups(Schema):
     data: list[ModelGroup]
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gated import __version__
-from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC, SCOPED, Route
+from gated.routes import ADMIN_ONLY, ANY_KEY, PUBLIC, SCOPED, Route, Schema
 
 REF = "#/components/schemas/{model}"
 ROLE_TEXT = {
@@ -92,7 +92,7 @@ def _operation(route: Route, schemas: dict[tuple[type[BaseModel], str], Any]) ->
     return operation
 
 
-class HtmlPage(BaseModel):
+class HtmlPage(Schema):
     """Marker: the route answers an HTML page."""
 
 
