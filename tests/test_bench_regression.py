@@ -84,3 +84,15 @@ def test_a_faster_machine_tightens_cpu_figures_but_not_wall_clock_ones():
     assert check["regressions"] == ["cpu"], "250 µs is 201 µs here: 270 is beyond both +15% and the noise floor"
     slower = with_bare(results(cpu=(280.0, "µs"), cli=(240.0, "ms"), ready=(0.59, "s")), 216.0)   # 20% slower
     assert regression.compare(slower, before)["regressions"] == [], "a slower machine is allowed more for both"
+
+
+def test_a_process_start_has_a_floor_of_its_own_and_derived_ratios_are_not_compared():
+    before = results(**{"gatectl --help wall time (median of 5)": (178.0, "ms"), "cpu scaled": (227.0, "µs (scaled)"),
+                        "added": (0.45, "ms")})
+    now = results(**{"gatectl --help wall time (median of 5)": (224.0, "ms"), "cpu scaled": (268.0, "µs (scaled)"),
+                     "added": (0.47, "ms")})
+    check = regression.compare(now, before)
+    assert check["regressions"] == [] and [row["bar"] for row in check["rows"]] == [
+        "gatectl --help wall time (median of 5)", "added"]
+    slower_start = results(**{"gatectl --help wall time (median of 5)": (235.0, "ms")})
+    assert regression.compare(slower_start, before)["regressions"] == ["gatectl --help wall time (median of 5)"]
