@@ -117,8 +117,8 @@ async def _admit(app: web.Application, principal: Principal, ctx: ProxyContext) 
         ctx.parallel_scopes = [s.scope for s in scoped if s.parallel is not None]
     record.budget_targets, budgeted = budget.targets(principal)
     if budgeted:
-        deployments = [s.deployment for s in app[appkeys.ROUTER].groups[group]]
-        amount = budget.worst_case(deployments, group, ctx.prompt_estimate(), ctx.llm.max_output_tokens)
+        amount = budget.worst_case(app[appkeys.ROUTER].groups[group], group, ctx.prompt_estimate(),
+                                   ctx.llm.max_output_tokens)
         await budget.reserve(app[appkeys.STORE], budgeted, amount)
         record.reserved = amount
 

@@ -4,9 +4,9 @@ budgeted key/team/user before the upstream call and settled to the real cost wit
 from __future__ import annotations
 
 from gated.auth import Principal
-from gated.config import Deployment
 from gated.errors import BudgetExceeded, Forbidden
-from gated.pricing import Price, price_for
+from gated.pricing import Price
+from gated.routing.router import DeploymentState
 from gated.store.budgets import Target
 from gated.store.store import Store
 from gated.store.worker import StoreWorker
@@ -31,17 +31,18 @@ def targets(principal: Principal) -> tuple[list[Target], list[Target]]:
     return charged, budgeted
 
 
-def worst_price(deployments: list[Deployment], group: str) -> Price:
-    prices = [price_for(d.litellm_params) for d in deployments]
+def worst_price(states: list[DeploymentState], group: str) -> Price:
+    prices = [s.price for s in states]
     if any(p is None for p in prices):
         raise Forbidden(f"model '{group}' has no price, and this key, its team or its user has a budget",
                         param="model", code="model_not_priced", rejected_by="budget")
     return Price(max(p.input for p in prices if p), max(p.output for p in prices if p))
 
 
-def worst_case(deployments: list[Deployment], group: str, prompt_tokens: int, max_output: int | None) -> float:
-    price = worst_price(deployments, group)
-    limits = [d.model_info.max_output_tokens for d in deployments if d.model_info.max_output_tokens]
+def worst_case(states: list[DeploymentState], group: str, prompt_tokens: int, max_output: int | None) -> float:
+    """The most the request could cost on any of the group's deployments (priced once, by the Router)."""
+    price = worst_price(states, group)
+    limits = [s.deployment.model_info.max_output_tokens for s in states if s.deployment.model_info.max_output_tokens]
     output = max_output if max_output is not None else (max(limits) if limits else DEFAULT_MAX_OUTPUT)
     return prompt_tokens * price.input + output * price.output
 
